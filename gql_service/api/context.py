@@ -1,0 +1,91 @@
+"""Per-request context: who asks, the services, and the request's loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from gql_service.auth.principal import Principal
+from gql_service.domain.models import EnvironmentCounts, Project, ServiceCollection
+from gql_service.services.access import Access
+from gql_service.services.registry import Services
+
+
+@dataclass
+class Loaders:
+    """DataLoaders live for one request, so nothing leaks between principals."""
+
+    project: DataLoader[str, Project | None]
+    stage_counts: DataLoader[str, dict[str, EnvironmentCounts]]
+    project_collections: DataLoader[str, list[ServiceCollection]]
+    collection: DataLoader[str, ServiceCollection | None]
+
+
+def build_loaders(services: Services, access: Access) -> Loaders:
+    store = services.store
+
+    async def load_projects(ids: list[str]) -> list[Project | None]:
+        found = {p.id: p for p in await store.projects.get_many(ids)}
+        return [found.get(project_id) for project_id in ids]
+
+    async def load_counts(ids: list[str]) -> list[dict[str, EnvironmentCounts]]:
+        counts = await store.counts.for_projects(ids)
+        grouped: dict[str, dict[str, EnvironmentCounts]] = {pid: {} for pid in ids}
+        for (project_id, environment), value in counts.items():
+            grouped[project_id][environment] = value
+        return [grouped[project_id] for project_id in ids]
+
+    async def load_project_collections(ids: list[str]) -> list[list[ServiceCollection]]:
+        collections = await services.catalog.visible_in_projects(access, ids)
+        grouped: dict[str, list[ServiceCollection]] = {pid: [] for pid in ids}
+        for collection in collections:
+            grouped[collection.project_id].append(collection)
+        return [grouped[project_id] for project_id in ids]
+
+    async def load_collections(ids: list[str]) -> list[ServiceCollection | None]:
+        return await services.catalog.get_many_readable(access, ids)
+
+    return Loaders(
+        project=DataLoader(load_fn=load_projects),
+        stage_counts=DataLoader(load_fn=load_counts),
+        project_collections=DataLoader(load_fn=load_project_collections),
+        collection=DataLoader(load_fn=load_collections),
+    )
+
+
+@dataclass
+class Context:
+    services: Services
+    principal: Principal | None
+    auth_error: Exception | None = None
+    request: Any = None
+    response: Any = None
+    _access: Access | None = field(default=None, repr=False)
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def access(self) -> Access:
+        if self.principal is None:
+            # The view refuses requests without a principal before execution;
+            # reaching this is a bug, not a client error.
+            raise RuntimeError("no principal in context")
+        if self._access is None:
+            self._access = Access(self.principal, self.services.store)
+        return self._access
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = build_loaders(self.services, self.access)
+        return self._loaders
+
+    def forget(self) -> None:
+        """After a mutation changes grants, later fields must not read stale roles."""
+        self.access.forget()
+        self._loaders = None
+
+
+Info = StrawberryInfo[Context, None]

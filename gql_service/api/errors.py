@@ -1,0 +1,114 @@
+"""Error codes on every GraphQL error, and masking of the unexpected ones.
+
+Parse failures get GRAPHQL_PARSE_FAILED; documents that break a validation
+rule get GRAPHQL_VALIDATION_FAILED, except bad argument values (unknown enum
+values, wrong literal types, @oneOf misuse), which are BAD_USER_INPUT like
+bad variable values. Errors raised by the service carry their own code.
+Anything else is masked as INTERNAL_SERVER_ERROR and logged once, with its
+traceback, by ``CodedSchema.process_errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError, specified_rules, validate
+from graphql.validation import NoSchemaIntrospectionCustomRule, ValuesOfCorrectTypeRule
+from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from gql_service.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+MASKED_MESSAGE = "Internal server error."
+
+
+class CodedValuesOfCorrectType(ValuesOfCorrectTypeRule):
+    def report_error(self, error: GraphQLError) -> None:
+        error.extensions = {"code": "BAD_USER_INPUT"}
+        super().report_error(error)
+
+
+def validation_rules(introspection: bool) -> tuple[Any, ...]:
+    rules: list[Any] = [
+        CodedValuesOfCorrectType if rule is ValuesOfCorrectTypeRule else rule
+        for rule in specified_rules
+    ]
+    rules += [MaybeNullValidationRule, OneOfInputValidationRule]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return tuple(rules)
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """True for errors whose message a client may see as it is."""
+    if error.extensions and "code" in error.extensions:
+        return True
+    original = error.original_error
+    if isinstance(original, ServiceError | StrawberryInputCoercionError):
+        return True
+    # Pre-execution input errors (variable coercion) have no path; graphql-core
+    # raises them as GraphQLErrors of its own, or wraps a scalar's ValueError.
+    return error.path is None and (
+        original is None or isinstance(original, ValueError | TypeError)
+    )
+
+
+def code_error(error: GraphQLError) -> GraphQLError:
+    if error.extensions and "code" in error.extensions:
+        return error
+    original = error.original_error
+    if isinstance(original, ServiceError):
+        error.extensions = {**original.extensions, "code": original.code}
+        error.message = original.message
+        return error
+    if isinstance(original, StrawberryInputCoercionError) or is_expected(error):
+        error.extensions = {"code": "BAD_USER_INPUT"}
+        return error
+    return GraphQLError(
+        MASKED_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR"},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Runs validation with coded rules and codes every error of the result."""
+
+    def __init__(self, *, introspection: bool = False) -> None:
+        self._rules = validation_rules(introspection)
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or []:
+            error.extensions = {"code": "GRAPHQL_PARSE_FAILED"}
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None and context.pre_execution_errors is None:
+            errors = validate(context.schema._schema, context.graphql_document, self._rules)
+            for error in errors:
+                if not (error.extensions and "code" in error.extensions):
+                    code = (
+                        "BAD_USER_INPUT"
+                        if isinstance(error, StrawberryInputCoercionError)
+                        else "GRAPHQL_VALIDATION_FAILED"
+                    )
+                    error.extensions = {"code": code}
+            # Strawberry skips its own validation when this is already set.
+            context.pre_execution_errors = errors
+        yield
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and getattr(result, "errors", None):
+            result.errors = [code_error(error) for error in result.errors]

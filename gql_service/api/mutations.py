@@ -1,0 +1,302 @@
+"""The root Mutation type: decode ids, call one service, wrap the result."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gql_service.api.common import tag_pairs
+from gql_service.api.context import Info
+from gql_service.api.ids import decode_id, encode_id
+from gql_service.api.inputs import (
+    UpdateResourceInput,
+    AddResourceInput,
+    AddResourcesInput,
+    CreateCollectionInput,
+    CreateProjectInput,
+    DeleteCollectionInput,
+    PromoteCollectionInput,
+    RemoveResourceInput,
+    SetResourceAccessInput,
+    UpdateCollectionInput,
+    UpdateCollectionPermissionsInput,
+    UpdateProjectInput,
+    UpdateProjectPermissionsInput,
+)
+from gql_service.api.payloads import (
+    AddResourcesPayload,
+    CollectionPayload,
+    DeleteCollectionPayload,
+    ProjectPayload,
+    PromotionPayload,
+    RemoveResourcePayload,
+    ResourcePayload,
+)
+from gql_service.api.types import (
+    AddResourceResult,
+    ProjectType,
+    PromotionType,
+    ResourceReferenceType,
+    ServiceCollectionType,
+)
+from gql_service.domain.models import ResourceGrant
+from gql_service.services.catalog import UNCHANGED, CollectionChanges, NewCollection
+from gql_service.services.projects import NewProject
+from gql_service.services.promotion import PromotionRequest
+from gql_service.services.resources import NewResource, ResourceChanges
+
+
+def _given(value: object) -> object:
+    """UNSET (left out) becomes UNCHANGED; an explicit null stays None."""
+    return UNCHANGED if value is strawberry.UNSET else value
+
+
+def _collection_id(value: strawberry.ID, field: str = "collectionId") -> str:
+    return decode_id(value, "ServiceCollection", field)
+
+
+def _version(value: int | None) -> int | None:
+    return None if value is strawberry.UNSET else value
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def create_project(self, info: Info, input: CreateProjectInput) -> ProjectPayload:
+        context = info.context
+        environments = None if input.environments is strawberry.UNSET else input.environments
+        project = await context.services.projects.create(
+            context.access,
+            NewProject(
+                name=input.name,
+                description=input.description or "",
+                environments=environments,
+                editors=input.editors or [],
+                viewers=input.viewers or [],
+            ),
+        )
+        context.forget()
+        return ProjectPayload(project=ProjectType.from_model(project))
+
+    @strawberry.mutation
+    async def update_project(self, info: Info, input: UpdateProjectInput) -> ProjectPayload:
+        context = info.context
+        description = None if input.description is strawberry.UNSET else input.description
+        environments = None if input.environments is strawberry.UNSET else input.environments
+        project = await context.services.projects.update(
+            context.access,
+            input.name,
+            description=description,
+            environments=environments,
+            expected_version=_version(input.expected_version),
+        )
+        return ProjectPayload(project=ProjectType.from_model(project))
+
+    @strawberry.mutation
+    async def update_project_permissions(
+        self, info: Info, input: UpdateProjectPermissionsInput
+    ) -> ProjectPayload:
+        context = info.context
+        project = await context.services.projects.update_permissions(
+            context.access,
+            input.name,
+            [grant.to_model() for grant in input.grant or []],
+            input.revoke or [],
+        )
+        context.forget()
+        return ProjectPayload(project=ProjectType.from_model(project))
+
+    @strawberry.mutation
+    async def create_collection(
+        self, info: Info, input: CreateCollectionInput
+    ) -> CollectionPayload:
+        context = info.context
+        collection = await context.services.catalog.create(
+            context.access,
+            NewCollection(
+                name=input.name,
+                project=input.project,
+                environment=input.environment,
+                description=input.description or "",
+                region=input.region,
+                tags=tag_pairs(input.tags),
+                owners=input.owners or [],
+                editors=input.editors or [],
+                viewers=input.viewers or [],
+            ),
+        )
+        context.forget()
+        return CollectionPayload(collection=ServiceCollectionType.from_model(collection))
+
+    @strawberry.mutation
+    async def update_collection(
+        self, info: Info, input: UpdateCollectionInput
+    ) -> CollectionPayload:
+        context = info.context
+        tags = input.tags
+        changes = CollectionChanges(
+            description=_given(input.description),
+            region=_given(input.region),
+            tags=UNCHANGED if tags is strawberry.UNSET else (None if tags is None else tag_pairs(tags)),
+            expected_version=_version(input.expected_version),
+        )
+        collection = await context.services.catalog.update(
+            context.access, _collection_id(input.id, "id"), changes
+        )
+        return CollectionPayload(collection=ServiceCollectionType.from_model(collection))
+
+    @strawberry.mutation
+    async def delete_collection(
+        self, info: Info, input: DeleteCollectionInput
+    ) -> DeleteCollectionPayload:
+        context = info.context
+        collection, detached = await context.services.catalog.delete(
+            context.access, _collection_id(input.id, "id"), bool(input.force)
+        )
+        return DeleteCollectionPayload(
+            deleted_id=strawberry.ID(encode_id("ServiceCollection", collection.id)),
+            detached_resource_count=detached,
+        )
+
+    @strawberry.mutation
+    async def update_collection_permissions(
+        self, info: Info, input: UpdateCollectionPermissionsInput
+    ) -> CollectionPayload:
+        context = info.context
+        collection = await context.services.catalog.update_permissions(
+            context.access,
+            _collection_id(input.id, "id"),
+            [grant.to_model() for grant in input.grant or []],
+            input.revoke or [],
+        )
+        context.forget()
+        return CollectionPayload(collection=ServiceCollectionType.from_model(collection))
+
+    @strawberry.mutation
+    async def add_resource_to_collection(
+        self, info: Info, input: AddResourceInput
+    ) -> ResourcePayload:
+        context = info.context
+        collection, resource = await context.services.resources.add(
+            context.access,
+            _collection_id(input.collection_id),
+            NewResource(
+                resource_type=input.resource_type,
+                resource_id=input.resource_id,
+                resource_name=input.resource_name,
+                tags=tag_pairs(input.tags),
+                metadata={} if input.metadata is None else input.metadata,
+            ),
+        )
+        return ResourcePayload(
+            collection=ServiceCollectionType.from_model(collection),
+            resource=ResourceReferenceType.from_model(resource, collection),
+        )
+
+    @strawberry.mutation
+    async def add_resources_to_collection(
+        self, info: Info, input: AddResourcesInput
+    ) -> AddResourcesPayload:
+        context = info.context
+        items = [
+            NewResource(
+                resource_type=item.resource_type,
+                resource_id=item.resource_id,
+                resource_name=item.resource_name,
+                tags=tag_pairs(item.tags),
+                metadata={} if item.metadata is None else item.metadata,
+            )
+            for item in input.resources
+        ]
+        collection, results = await context.services.resources.add_many(
+            context.access, _collection_id(input.collection_id), items
+        )
+        return AddResourcesPayload(
+            collection=ServiceCollectionType.from_model(collection),
+            results=[
+                AddResourceResult(
+                    resource_type=result.resource_type,
+                    resource_id=result.resource_id,
+                    status=result.status,
+                    message=result.message,
+                    resource=(
+                        ResourceReferenceType.from_model(result.resource, collection)
+                        if result.resource
+                        else None
+                    ),
+                )
+                for result in results
+            ],
+        )
+
+    @strawberry.mutation
+    async def update_resource(self, info: Info, input: UpdateResourceInput) -> ResourcePayload:
+        context = info.context
+        tags = input.tags
+        changes = ResourceChanges(
+            resource_name=_given(input.resource_name),
+            tags=UNCHANGED if tags is strawberry.UNSET else (None if tags is None else tag_pairs(tags)),
+            metadata=_given(input.metadata),
+        )
+        collection, resource = await context.services.resources.update(
+            context.access,
+            _collection_id(input.collection_id),
+            input.resource_type,
+            input.resource_id,
+            changes,
+        )
+        return ResourcePayload(
+            collection=ServiceCollectionType.from_model(collection),
+            resource=ResourceReferenceType.from_model(resource, collection),
+        )
+
+    @strawberry.mutation
+    async def remove_resource_from_collection(
+        self, info: Info, input: RemoveResourceInput
+    ) -> RemoveResourcePayload:
+        context = info.context
+        collection, removed = await context.services.resources.remove(
+            context.access,
+            _collection_id(input.collection_id),
+            input.resource_type,
+            input.resource_id,
+        )
+        return RemoveResourcePayload(
+            collection=ServiceCollectionType.from_model(collection),
+            removed=ResourceReferenceType.from_model(removed, collection),
+        )
+
+    @strawberry.mutation
+    async def set_resource_access(
+        self, info: Info, input: SetResourceAccessInput
+    ) -> ResourcePayload:
+        context = info.context
+        collection, resource = await context.services.resources.set_access(
+            context.access,
+            _collection_id(input.collection_id),
+            input.resource_type,
+            input.resource_id,
+            [ResourceGrant(grant.subject, grant.role) for grant in input.grants],
+        )
+        context.forget()
+        return ResourcePayload(
+            collection=ServiceCollectionType.from_model(collection),
+            resource=ResourceReferenceType.from_model(resource, collection),
+        )
+
+    @strawberry.mutation
+    async def promote_collection(
+        self, info: Info, input: PromoteCollectionInput
+    ) -> PromotionPayload:
+        context = info.context
+        request = PromotionRequest(
+            source_id=_collection_id(input.id, "id"),
+            target_environment=input.target_environment,
+            include_resources=bool(input.include_resources),
+            include_workflows=bool(input.include_workflows),
+            reason=input.reason,
+            idempotency_key=input.idempotency_key,
+            dry_run=bool(input.dry_run),
+        )
+        promotion = await context.services.promotions.promote(context.access, request)
+        context.forget()
+        return PromotionPayload(promotion=PromotionType.from_model(promotion))

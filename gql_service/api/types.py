@@ -1,0 +1,476 @@
+"""GraphQL object types for projects, collections, resources and promotions.
+
+Each type wraps a domain record (``model``) and resolves nested fields
+through the request's DataLoaders, so a nested view costs a fixed number of
+database commands whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from gql_service.api.common import FieldChange, Node, PageInfo, Tag, TagInput, page_info
+from gql_service.api.context import Info
+from gql_service.api.enums import AddStatus
+from gql_service.api.ids import decode_cursor, encode_cursor, encode_id, page_size
+from gql_service.domain import models
+from gql_service.domain.models import STANDARD_ENVIRONMENTS, PromotionStatus, ResourceType
+from gql_service.domain.roles import ResourceRole, Role
+from gql_service.storage.resources import ResourceQuery
+from gql_service.storage.service_collections import CollectionQuery
+
+Counter = Callable[[], Awaitable[int]]
+
+
+@strawberry.type
+class ResourceGrant:
+    subject: str
+    role: ResourceRole
+
+
+@strawberry.type(name="ResourceReference")
+class ResourceReferenceType(Node):
+    model: strawberry.Private[models.ResourceReference]
+    collection_model: strawberry.Private[models.ServiceCollection]
+    id: strawberry.ID
+    resource_type: ResourceType
+    resource_id: str = strawberry.field(description="The Vultr id of the resource.")
+    resource_name: str | None
+    tags: list[Tag]
+    metadata: JSON
+    created_at: datetime = strawberry.field(
+        description="When the resource was added to the collection."
+    )
+    updated_at: datetime
+    added_by: str | None
+
+    @classmethod
+    def from_model(
+        cls, model: models.ResourceReference, collection: models.ServiceCollection
+    ) -> ResourceReferenceType:
+        return cls(
+            model=model,
+            collection_model=collection,
+            id=strawberry.ID(encode_id("ResourceReference", model.id)),
+            resource_type=model.resource_type,
+            resource_id=model.resource_id,
+            resource_name=model.resource_name,
+            tags=Tag.many(model.tags),
+            metadata=model.metadata,
+            created_at=model.created_at,
+            updated_at=model.updated_at,
+            added_by=model.added_by,
+        )
+
+    @strawberry.field(
+        description="Grants that override the collection's roles for this resource alone."
+    )
+    def access(self) -> list[ResourceGrant]:
+        return [ResourceGrant(subject=g.subject, role=g.role) for g in self.model.access]
+
+    @strawberry.field(description="The viewer's effective role on this resource.")
+    async def my_role(self, info: Info) -> Role | None:
+        return await info.context.access.resource_role(self.collection_model, self.model)
+
+
+@strawberry.type
+class ResourceEdge:
+    cursor: str
+    node: ResourceReferenceType
+
+
+@strawberry.type
+class ResourceConnection:
+    edges: list[ResourceEdge]
+    nodes: list[ResourceReferenceType]
+    page_info: PageInfo
+    counter: strawberry.Private[Counter]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.counter()
+
+
+@strawberry.input
+class ResourceFilter:
+    resource_types: list[ResourceType] | None = None
+    tags: list[TagInput] | None = strawberry.field(
+        default=None, description="Every listed tag must be present with that value."
+    )
+    tag_keys: list[str] | None = strawberry.field(
+        default=None, description="Every listed key must be present, with any value."
+    )
+
+
+@strawberry.type(name="ServiceCollection")
+class ServiceCollectionType(Node):
+    model: strawberry.Private[models.ServiceCollection]
+    id: strawberry.ID
+    name: str
+    environment: str
+    description: str
+    region: str | None
+    tags: list[Tag]
+    version: int = strawberry.field(
+        description="Increases by one with every change; pass it back as expectedVersion."
+    )
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+
+    @classmethod
+    def from_model(cls, model: models.ServiceCollection) -> ServiceCollectionType:
+        return cls(
+            model=model,
+            id=strawberry.ID(encode_id("ServiceCollection", model.id)),
+            name=model.name,
+            environment=model.environment,
+            description=model.description,
+            region=model.region,
+            tags=Tag.many(model.tags),
+            version=model.version,
+            created_at=model.created_at,
+            updated_at=model.updated_at,
+            created_by=model.created_by,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> ProjectType:
+        project = await info.context.loaders.project.load(self.model.project_id)
+        if project is None:
+            raise RuntimeError("collection without its project")
+        return ProjectType.from_model(project)
+
+    @strawberry.field
+    def owners(self) -> list[str]:
+        return self.model.subjects_with(Role.OWNER)
+
+    @strawberry.field
+    def editors(self) -> list[str]:
+        return self.model.subjects_with(Role.EDITOR)
+
+    @strawberry.field
+    def viewers(self) -> list[str]:
+        return self.model.subjects_with(Role.VIEWER)
+
+    @strawberry.field(
+        description="The viewer's effective role (project and collection grants combined)."
+    )
+    async def my_role(self, info: Info) -> Role | None:
+        return await info.context.access.collection_role(self.model)
+
+    @strawberry.field
+    async def resource_count(self, info: Info) -> int:
+        context = info.context
+        return await context.services.projects.visible_resource_count(
+            context.access, self.model
+        )
+
+    @strawberry.field(
+        description="The collection this one was last promoted from, when the viewer may read it."
+    )
+    async def promoted_from(self, info: Info) -> ServiceCollectionType | None:
+        if self.model.promoted_from_id is None:
+            return None
+        source = await info.context.loaders.collection.load(self.model.promoted_from_id)
+        return ServiceCollectionType.from_model(source) if source else None
+
+    @strawberry.field
+    async def resources(
+        self,
+        info: Info,
+        filter: ResourceFilter | None = None,
+        first: int | None = 100,
+        after: str | None = None,
+    ) -> ResourceConnection:
+        limit = page_size(first, 100)
+        after_id = decode_cursor(after, "resource", 1)[0] if after else None
+        query = ResourceQuery(
+            resource_types=filter.resource_types if filter else None,
+            tags=[models.Tag(t.key, t.value) for t in filter.tags or []] if filter else None,
+            tag_keys=filter.tag_keys if filter else None,
+        )
+        context = info.context
+        service = context.services.resources
+        found = await service.list_visible(
+            context.access, self.model, query, after_id, limit + 1
+        )
+        page = found[:limit]
+        cursors = [encode_cursor("resource", r.id) for r in page]
+        nodes = [ResourceReferenceType.from_model(r, self.model) for r in page]
+
+        async def count() -> int:
+            return await service.count_visible(context.access, self.model, query)
+
+        return ResourceConnection(
+            edges=[ResourceEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
+            nodes=nodes,
+            page_info=page_info(cursors, len(found) > limit, after),
+            counter=count,
+        )
+
+
+@strawberry.type
+class ServiceCollectionEdge:
+    cursor: str
+    node: ServiceCollectionType
+
+
+@strawberry.type
+class ServiceCollectionConnection:
+    edges: list[ServiceCollectionEdge]
+    nodes: list[ServiceCollectionType]
+    page_info: PageInfo
+    counter: strawberry.Private[Counter]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.counter()
+
+
+def collection_connection(
+    found: list[models.ServiceCollection], limit: int, after: str | None, counter: Counter
+) -> ServiceCollectionConnection:
+    page = found[:limit]
+    cursors = [encode_cursor("collection", c.name, c.id) for c in page]
+    nodes = [ServiceCollectionType.from_model(c) for c in page]
+    return ServiceCollectionConnection(
+        edges=[
+            ServiceCollectionEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)
+        ],
+        nodes=nodes,
+        page_info=page_info(cursors, len(found) > limit, after),
+        counter=counter,
+    )
+
+
+async def list_collections(
+    info: Info, query: CollectionQuery, first: int | None, after: str | None
+) -> ServiceCollectionConnection:
+    limit = page_size(first, 20)
+    after_key = decode_cursor(after, "collection", 2) if after else None
+    context = info.context
+    catalog = context.services.catalog
+    found = await catalog.list_visible(
+        context.access, query, (after_key[0], after_key[1]) if after_key else None, limit + 1
+    )
+
+    async def count() -> int:
+        return await catalog.count_visible(context.access, query)
+
+    return collection_connection(found, limit, after, count)
+
+
+@strawberry.type
+class EnvironmentStage:
+    project_model: strawberry.Private[models.Project]
+    name: str
+    position: int = strawberry.field(description="0-based place on the project's promotion path.")
+    is_standard: bool = strawberry.field(
+        description="True for development, testing, staging and production."
+    )
+
+    async def _visible(self, info: Info) -> list[models.ServiceCollection]:
+        loaded = await info.context.loaders.project_collections.load(self.project_model.id)
+        return [c for c in loaded if c.environment == self.name]
+
+    @strawberry.field(
+        description="The project's collections in this environment that the viewer may read, by name."
+    )
+    async def collections(
+        self, info: Info, first: int | None = 100
+    ) -> list[ServiceCollectionType]:
+        limit = page_size(first, 100)
+        return [ServiceCollectionType.from_model(c) for c in (await self._visible(info))[:limit]]
+
+    async def _counts(self, info: Info) -> tuple[int, int]:
+        context = info.context
+        counters = await context.loaders.stage_counts.load(self.project_model.id)
+        visible = await context.loaders.project_collections.load(self.project_model.id)
+        return await context.services.projects.stage_counts(
+            context.access,
+            self.project_model,
+            self.name,
+            counters.get(self.name, models.EnvironmentCounts()),
+            visible,
+        )
+
+    @strawberry.field
+    async def collection_count(self, info: Info) -> int:
+        return (await self._counts(info))[0]
+
+    @strawberry.field
+    async def resource_count(self, info: Info) -> int:
+        return (await self._counts(info))[1]
+
+
+@strawberry.type(name="Project")
+class ProjectType(Node):
+    model: strawberry.Private[models.Project]
+    id: strawberry.ID
+    name: str = strawberry.field(
+        description="Slug, unique: lowercase letters, digits and '-', 1-63 characters."
+    )
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+    version: int
+
+    @classmethod
+    def from_model(cls, model: models.Project) -> ProjectType:
+        return cls(
+            model=model,
+            id=strawberry.ID(encode_id("Project", model.id)),
+            name=model.name,
+            description=model.description,
+            created_at=model.created_at,
+            updated_at=model.updated_at,
+            created_by=model.created_by,
+            version=model.version,
+        )
+
+    @strawberry.field(
+        description="The promotion path, in order (default: development, testing, staging, production)."
+    )
+    def environments(self) -> list[EnvironmentStage]:
+        return [
+            EnvironmentStage(
+                project_model=self.model,
+                name=name,
+                position=position,
+                is_standard=name in STANDARD_ENVIRONMENTS,
+            )
+            for position, name in enumerate(self.model.environments)
+        ]
+
+    @strawberry.field
+    def owners(self) -> list[str]:
+        return self.model.subjects_with(Role.OWNER)
+
+    @strawberry.field
+    def editors(self) -> list[str]:
+        return self.model.subjects_with(Role.EDITOR)
+
+    @strawberry.field
+    def viewers(self) -> list[str]:
+        return self.model.subjects_with(Role.VIEWER)
+
+    @strawberry.field(description="The viewer's role on the project itself; null when it has none.")
+    def my_role(self, info: Info) -> Role | None:
+        return info.context.access.project_role(self.model)
+
+    @strawberry.field
+    async def collections(
+        self,
+        info: Info,
+        environment: str | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> ServiceCollectionConnection:
+        query = CollectionQuery(project_ids=[self.model.id], environment=environment)
+        return await list_collections(info, query, first, after)
+
+
+@strawberry.type
+class ProjectEdge:
+    cursor: str
+    node: ProjectType
+
+
+@strawberry.type
+class ProjectConnection:
+    edges: list[ProjectEdge]
+    nodes: list[ProjectType]
+    page_info: PageInfo
+    counter: strawberry.Private[Counter]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.counter()
+
+
+@strawberry.type
+class AddResourceResult:
+    resource_type: ResourceType
+    resource_id: str
+    status: AddStatus
+    message: str | None
+    resource: ResourceReferenceType | None
+
+
+@strawberry.type(name="Promotion")
+class PromotionType(Node):
+    model: strawberry.Private[models.Promotion]
+    id: strawberry.ID
+    project: str
+    name: str = strawberry.field(description="Collection name, the same in both environments.")
+    source_environment: str
+    target_environment: str
+    status: PromotionStatus
+    created_target: bool = strawberry.field(
+        description="True when the promotion created the target collection."
+    )
+    include_resources: bool
+    include_workflows: bool
+    changes: list[FieldChange] = strawberry.field(
+        description="What the promotion changes (or changed) in the target."
+    )
+    actor: str
+    reason: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def from_model(cls, model: models.Promotion) -> PromotionType:
+        return cls(
+            model=model,
+            id=strawberry.ID(encode_id("Promotion", model.id)),
+            project=model.project,
+            name=model.name,
+            source_environment=model.source_environment,
+            target_environment=model.target_environment,
+            status=model.status,
+            created_target=model.created_target,
+            include_resources=model.include_resources,
+            include_workflows=model.include_workflows,
+            changes=FieldChange.many(model.changes),
+            actor=model.actor,
+            reason=model.reason,
+            created_at=model.created_at,
+            completed_at=model.completed_at,
+        )
+
+    @strawberry.field
+    async def source(self, info: Info) -> ServiceCollectionType | None:
+        found = await info.context.loaders.collection.load(self.model.source_id)
+        return ServiceCollectionType.from_model(found) if found else None
+
+    @strawberry.field
+    async def target(self, info: Info) -> ServiceCollectionType | None:
+        if not self.model.target_id:
+            return None
+        found = await info.context.loaders.collection.load(self.model.target_id)
+        return ServiceCollectionType.from_model(found) if found else None
+
+
+@strawberry.type
+class PromotionEdge:
+    cursor: str
+    node: PromotionType
+
+
+@strawberry.type
+class PromotionConnection:
+    edges: list[PromotionEdge]
+    nodes: list[PromotionType]
+    page_info: PageInfo
+    counter: strawberry.Private[Counter]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.counter()

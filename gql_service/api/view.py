@@ -1,0 +1,164 @@
+"""The HTTP and WebSocket endpoint at /graphql.
+
+Requests that are not GraphQL at all (malformed JSON, no query, a mutation
+over GET, a batch, an unsupported content type) get a 4xx answer whose body
+is still GraphQL-shaped JSON, so clients can read ``extensions.code``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from cross_web import HTTPException
+from strawberry.schema.exceptions import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
+from strawberry.types.graphql import OperationType
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.base import BaseSchema
+
+from gql_service.api.context import Context
+from gql_service.auth.principal import Principal
+from gql_service.auth.tokens import TokenVerifier, bearer_token
+from gql_service.errors import ServiceError, UnauthenticatedError
+from gql_service.services.registry import Services
+
+logger = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def error_response(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(
+        self,
+        schema: BaseSchema,
+        services: Services,
+        verifier: TokenVerifier,
+        *,
+        max_body_bytes: int,
+        graphql_ide: str | None = "graphiql",
+        **options: Any,
+    ) -> None:
+        super().__init__(schema, graphql_ide=graphql_ide, **options)  # type: ignore[arg-type]
+        self.services = services
+        self.verifier = verifier
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = error_response(
+                exc.status_code, exc.reason, HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+            )
+        except UnauthenticatedError as exc:
+            response = error_response(
+                401, exc.message, exc.code, {"WWW-Authenticate": 'Bearer realm="graphql"'}
+            )
+        await response(scope, receive, send)
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        token = bearer_token(authorization)
+        if token is None:
+            raise UnauthenticatedError("A bearer token is required.")
+        return self.verifier.verify(token)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        context = Context(self.services, None, request=request, response=response)
+        if isinstance(request, Request):
+            try:
+                context.principal = self.authenticate(request.headers.get("authorization"))
+            except ServiceError as exc:
+                context.auth_error = exc
+        return context
+
+    async def execute_operation(  # type: ignore[override]
+        self, request: Request, request_adapter: Any, request_data: Any, context: Context,
+        root_value: Any, sub_response: Any,
+    ) -> Any:
+        if context.auth_error is not None:
+            raise context.auth_error
+        return await super().execute_operation(
+            request=request,
+            request_adapter=request_adapter,
+            request_data=request_data,
+            context=context,
+            root_value=root_value,
+            sub_response=sub_response,
+        )
+
+    async def execute_single(  # type: ignore[override]
+        self, request: Request, request_adapter: Any, sub_response: Any,
+        context: Context, root_value: Any, request_data: Any,
+    ) -> Any:
+        allowed = OperationType.from_http(request_adapter.method)
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            if request_adapter.method == "GET":
+                raise HTTPException(405, "Mutations are only allowed over POST.") from exc
+            raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request.") from exc
+
+    async def parse_http_body(self, request: Any) -> Any:
+        if request.method == "POST":
+            content_type = (request.content_type or "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise HTTPException(415, "Send the operation as application/json.")
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > self.max_body_bytes:
+                raise HTTPException(413, "The request body is too large.")
+        return await super().parse_http_body(request)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        if len(data) > self.max_body_bytes:
+            raise HTTPException(413, "The request body is too large.")
+        try:
+            parsed = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPException(400, "The request body is not valid JSON.") from exc
+        if isinstance(parsed, list):
+            raise HTTPException(400, "Batched operations are not supported.")
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        if not isinstance(parsed.get("operationName"), str | None):
+            raise HTTPException(400, "operationName must be a string.")
+        return parsed

@@ -1,0 +1,63 @@
+"""The Starlette application: routes, the GraphQL view and the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from gql_service.api.schema import build_schema
+from gql_service.api.view import GraphQLView
+from gql_service.errors import ServiceUnavailableError
+from gql_service.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime, *, demo: bool = False) -> Starlette:
+    settings = runtime.settings
+    schema = build_schema(introspection=settings.introspection or demo)
+    view = GraphQLView(
+        schema,
+        runtime.services,
+        runtime.verifier,
+        max_body_bytes=settings.max_body_bytes,
+        graphql_ide="graphiql",
+    )
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> JSONResponse:
+        try:
+            await runtime.database.ping()
+        except ServiceUnavailableError:
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await runtime.start(demo=demo)
+        logger.info("Service ready")
+        try:
+            yield
+        finally:
+            runtime.stop()
+            logger.info("Service stopped")
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", view),
+            WebSocketRoute("/graphql", view),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,68 @@
+"""Settings: the one place that reads the environment (prefix GQL_SERVICE_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, HttpUrl, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GQL_SERVICE_", extra="ignore")
+
+    # Unset: the embedded in-process store (mongomock-motor).
+    mongodb_uri: SecretStr | None = None
+    mongodb_database: str = Field("service_collections", min_length=1, max_length=63)
+    mongodb_timeout_ms: int = Field(5000, ge=100, le=120_000)
+
+    jwt_secret: SecretStr | None = None
+    jwks_url: HttpUrl | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = Field(30, ge=0, le=600)
+    # Where `serve` keeps the secret it creates for local use.
+    secret_file: str = ".gql-service-secret"
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    introspection: bool = False
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_bulk_resources: int = Field(1000, ge=1, le=10_000)
+    outbound_allow_private: bool = False
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # RFC 7518 asks for a key at least as long as the HMAC output.
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @property
+    def uses_embedded_store(self) -> bool:
+        return self.mongodb_uri is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,136 @@
+"""The demo data set: the seed's ecommerce-platform example and a second project."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from gql_service.auth.principal import Principal
+from gql_service.domain.models import ResourceType
+from gql_service.domain.roles import Role
+from gql_service.domain.models import Grant
+from gql_service.services.access import Access
+from gql_service.services.catalog import NewCollection
+from gql_service.services.projects import NewProject
+from gql_service.services.registry import Services
+from gql_service.services.resources import NewResource
+
+logger = logging.getLogger(__name__)
+
+TEAM_LEAD = "team-lead@company.com"
+DEVELOPER = "developer@company.com"
+STAKEHOLDER = "stakeholder@company.com"
+DEVOPS = "devops@company.com"
+DATA_LEAD = "data-lead@company.com"
+ADMIN = "admin@company.com"
+
+# Who the printed demo tokens are for, and whether they are admins.
+DEMO_USERS = [
+    (TEAM_LEAD, False),
+    (DEVELOPER, False),
+    (STAKEHOLDER, False),
+    (DEVOPS, False),
+    (ADMIN, True),
+]
+
+WEB_APP_STAGES = [
+    ("development", ["dev-web-1"]),
+    ("staging", ["stage-web-1", "stage-web-2"]),
+    ("production", ["prod-web-1", "prod-web-2", "prod-web-3"]),
+]
+
+
+def demo_instance_id(label: str) -> str:
+    """A stable Vultr-style UUID per demo label, so re-seeding matches."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, label + ".demo.example"))
+
+
+async def seed_demo(services: Services) -> bool:
+    """Load the demo data; False when it is already there."""
+    if await services.store.projects.get_by_name("ecommerce-platform") is not None:
+        logger.info("Demo data already present")
+        return False
+    await _seed_ecommerce(services)
+    await _seed_data_platform(services)
+    logger.info("Demo data loaded: projects ecommerce-platform and data-platform")
+    return True
+
+
+async def _seed_ecommerce(services: Services) -> None:
+    lead = Access(Principal(TEAM_LEAD), services.store)
+    await services.projects.create(
+        lead,
+        NewProject(
+            name="ecommerce-platform",
+            description="Online shop: storefront, checkout and back office.",
+            editors=[DEVELOPER],
+            viewers=[STAKEHOLDER],
+        ),
+    )
+    for environment, labels in WEB_APP_STAGES:
+        collection = await services.catalog.create(
+            lead,
+            NewCollection(
+                name="web-app",
+                project="ecommerce-platform",
+                environment=environment,
+                description="Storefront web tier",
+                region="ewr",
+                tags=[("app", "web-app"), ("team", "storefront")],
+            ),
+        )
+        items = []
+        for number, label in enumerate(labels, start=1):
+            tags = [("role", "web"), ("tier", "frontend")]
+            if environment == "production":
+                tags.append(("ha", f"node-{number}"))
+            items.append(
+                NewResource(
+                    resource_type=ResourceType.INSTANCE,
+                    resource_id=demo_instance_id(label),
+                    resource_name=label,
+                    tags=tags,
+                    metadata={"plan": "vc2-1c-2gb", "os": "Ubuntu 24.04 LTS x64"},
+                )
+            )
+        await services.resources.add_many(lead, collection.id, items)
+        if environment == "production":
+            await services.catalog.update_permissions(
+                lead, collection.id, [Grant(DEVOPS, Role.VIEWER)], []
+            )
+
+
+async def _seed_data_platform(services: Services) -> None:
+    owner = Access(Principal(DATA_LEAD), services.store)
+    await services.projects.create(
+        owner,
+        NewProject(
+            name="data-platform",
+            description="Analytics databases and ETL workers.",
+            environments=["development", "staging", "production"],
+            viewers=[TEAM_LEAD, STAKEHOLDER],
+        ),
+    )
+    for environment in ("development", "production"):
+        collection = await services.catalog.create(
+            owner,
+            NewCollection(
+                name="analytics-db",
+                project="data-platform",
+                environment=environment,
+                description="Managed PostgreSQL for reporting",
+                region="ord",
+                tags=[("app", "analytics")],
+                editors=[DEVELOPER],
+            ),
+        )
+        await services.resources.add(
+            owner,
+            collection.id,
+            NewResource(
+                resource_type=ResourceType.MANAGED_DATABASE,
+                resource_id=demo_instance_id(f"analytics-db-{environment}"),
+                resource_name=f"analytics-{environment}",
+                tags=[("engine", "pg")],
+            ),
+        )

@@ -1,0 +1,96 @@
+"""Everything one service process holds: store, services, token verifier."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from gql_service.auth.local_secret import load_or_create_secret
+from gql_service.auth.tokens import TokenVerifier
+from gql_service.config import Settings
+from gql_service.services.registry import Services, build_services
+from gql_service.storage.database import Database, open_embedded, open_mongodb
+from gql_service.storage.gateway import GatewayOptions
+from gql_service.storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+class ConfigurationError(Exception):
+    """A setting that prevents startup; the message names it."""
+
+
+def open_database(settings: Settings, options: GatewayOptions | None = None) -> Database:
+    if settings.mongodb_uri is None:
+        logger.info(
+            "Using the embedded in-process store (mongomock-motor): data lives only "
+            "as long as this process; set GQL_SERVICE_MONGODB_URI for MongoDB"
+        )
+        return open_embedded(settings.mongodb_database, options)
+    logger.info("Using MongoDB database %s", settings.mongodb_database)
+    return open_mongodb(
+        settings.mongodb_uri.get_secret_value(),
+        settings.mongodb_database,
+        settings.mongodb_timeout_ms,
+        options,
+    )
+
+
+def signing_secret(settings: Settings) -> str | None:
+    """The HS256 secret: configured, or created locally for the embedded store."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    if settings.jwks_url is not None:
+        return None
+    if settings.uses_embedded_store:
+        return load_or_create_secret(settings.secret_file)
+    raise ConfigurationError(
+        "GQL_SERVICE_JWT_SECRET or GQL_SERVICE_JWKS_URL is required "
+        "when GQL_SERVICE_MONGODB_URI is set"
+    )
+
+
+def build_verifier(settings: Settings) -> TokenVerifier:
+    return TokenVerifier(
+        secret=signing_secret(settings),
+        jwks_url=str(settings.jwks_url) if settings.jwks_url else None,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    database: Database
+    store: Store
+    services: Services
+    verifier: TokenVerifier
+
+    async def start(self, *, demo: bool = False) -> None:
+        await self.store.create_indexes()
+        if demo:
+            from gql_service.demo import seed_demo
+
+            await seed_demo(self.services)
+
+    def stop(self) -> None:
+        self.database.close()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    verifier: TokenVerifier | None = None,
+) -> Runtime:
+    database = database or open_database(settings)
+    store = Store(database)
+    return Runtime(
+        settings=settings,
+        database=database,
+        store=store,
+        services=build_services(store, settings.max_bulk_resources),
+        verifier=verifier or build_verifier(settings),
+    )

@@ -1,0 +1,343 @@
+"""Resource references inside a collection: add, update, remove, grants."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from bson import ObjectId
+
+from gql_service.domain import validation
+from gql_service.domain.models import (
+    ResourceGrant,
+    ResourceReference,
+    ResourceType,
+    ServiceCollection,
+    utc_now,
+)
+from gql_service.domain.roles import Role
+from gql_service.errors import (
+    BadUserInputError,
+    ForbiddenError,
+    NotFoundError,
+)
+from gql_service.services.access import Access
+from gql_service.storage.documents import (
+    hidden_for,
+    metadata_to_doc,
+    resource_grants_to_doc,
+    tags_to_doc,
+)
+from gql_service.storage.resources import ResourceQuery
+from gql_service.storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+UNCHANGED = object()
+
+
+class AddStatus(str, Enum):
+    ADDED = "ADDED"
+    ALREADY_PRESENT = "ALREADY_PRESENT"
+    INVALID = "INVALID"
+    NOT_FOUND_IN_VULTR = "NOT_FOUND_IN_VULTR"
+
+
+@dataclass(frozen=True, slots=True)
+class NewResource:
+    resource_type: ResourceType
+    resource_id: str
+    resource_name: str | None = None
+    tags: Sequence[tuple[str, str]] = ()
+    metadata: Any = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AddResult:
+    resource_type: ResourceType
+    resource_id: str
+    status: AddStatus
+    message: str | None = None
+    resource: ResourceReference | None = None
+
+
+@dataclass(slots=True)
+class ResourceChanges:
+    resource_name: object = UNCHANGED
+    tags: object = UNCHANGED
+    metadata: object = UNCHANGED
+
+
+class ResourceService:
+    def __init__(self, store: Store, max_bulk: int = 1000) -> None:
+        self._store = store
+        self._max_bulk = max_bulk
+
+    def _build(self, collection_id: str, new: NewResource, actor: str) -> ResourceReference:
+        now = utc_now()
+        return ResourceReference(
+            id=str(ObjectId()),
+            collection_id=collection_id,
+            resource_type=new.resource_type,
+            resource_id=validation.resource_id(new.resource_id),
+            resource_name=validation.resource_name(new.resource_name),
+            tags=validation.tags(new.tags),
+            metadata=validation.metadata(new.metadata),
+            access=[],
+            created_at=now,
+            updated_at=now,
+            added_by=actor,
+        )
+
+    async def _editable_collection(
+        self, access: Access, collection_id: str
+    ) -> ServiceCollection:
+        collection = await self._store.collections.get(collection_id)
+        found, _role = await access.require_collection(collection, Role.EDITOR)
+        return found
+
+    async def add(
+        self, access: Access, collection_id: str, new: NewResource
+    ) -> tuple[ServiceCollection, ResourceReference]:
+        collection = await self._editable_collection(access, collection_id)
+        resource = self._build(collection.id, new, access.principal.subject)
+
+        await self._store.resources.insert(resource)
+        updated = await self._count(collection, [resource], 1)
+        logger.debug("Resource added to collection %s", collection.id)
+        return updated, resource
+
+    async def add_many(
+        self, access: Access, collection_id: str, items: Sequence[NewResource]
+    ) -> tuple[ServiceCollection, list[AddResult]]:
+        if len(items) > self._max_bulk:
+            raise BadUserInputError(
+                f"At most {self._max_bulk} resources per request; got {len(items)}.",
+                field="resources",
+            )
+        collection = await self._editable_collection(access, collection_id)
+        results, candidates = self._validate_batch(collection, items, access)
+
+        existing = await self._store.resources.existing_keys(
+            collection.id, [(r.resource_type, r.resource_id) for _, r in candidates]
+        )
+        fresh = []
+        for index, resource in candidates:
+            if (resource.resource_type.value, resource.resource_id) in existing:
+                results[index].status = AddStatus.ALREADY_PRESENT
+            else:
+                fresh.append((index, resource))
+
+        inserted = await self._store.resources.insert_new([r for _, r in fresh])
+        added = []
+        for (index, resource), is_new in zip(fresh, inserted, strict=True):
+            if is_new:
+                results[index].status = AddStatus.ADDED
+                results[index].resource = resource
+                added.append(resource)
+            else:
+                results[index].status = AddStatus.ALREADY_PRESENT
+        if added:
+            collection = await self._count(collection, added, len(added))
+        return collection, results
+
+    def _validate_batch(
+        self, collection: ServiceCollection, items: Sequence[NewResource], access: Access
+    ) -> tuple[list[AddResult], list[tuple[int, ResourceReference]]]:
+        results: list[AddResult] = []
+        candidates: list[tuple[int, ResourceReference]] = []
+        seen: set[tuple[ResourceType, str]] = set()
+        for index, item in enumerate(items):
+            result = AddResult(item.resource_type, item.resource_id, AddStatus.INVALID)
+            results.append(result)
+            try:
+                resource = self._build(collection.id, item, access.principal.subject)
+            except BadUserInputError as exc:
+                result.message = exc.message
+                continue
+            key = (resource.resource_type, resource.resource_id)
+            if key in seen:
+                result.status = AddStatus.ALREADY_PRESENT
+                result.message = "Listed twice in this request."
+                continue
+            seen.add(key)
+            candidates.append((index, resource))
+        return results, candidates
+
+    async def _count(
+        self,
+        collection: ServiceCollection,
+        added: list[ResourceReference],
+        delta: int,
+    ) -> ServiceCollection:
+        updated = await self._store.collections.count_resources(
+            collection.id, delta, {"updated_at": utc_now()}
+        )
+        if updated is None:
+            # The collection was deleted while we added: take ours back out.
+            for resource in added:
+                await self._store.resources.delete(resource.id)
+            raise NotFoundError("No such collection.")
+        await self._store.counts.add(
+            collection.project_id, collection.environment, resources=delta
+        )
+        return updated
+
+    async def _resource_for(
+        self,
+        access: Access,
+        collection_id: str,
+        resource_type: ResourceType,
+        resource_id: str,
+        needed: Role,
+    ) -> tuple[ServiceCollection, ResourceReference]:
+        collection = await self._store.collections.get(collection_id)
+        collection, _role = await access.require_collection(collection, Role.VIEWER)
+        resource = await self._store.resources.get(collection.id, resource_type, resource_id)
+        role = await access.resource_role(collection, resource) if resource else None
+        if resource is None or role is None:
+            raise NotFoundError(f"No {resource_type.value} {resource_id!r} here.")
+        if not role.at_least(needed):
+            raise ForbiddenError(f"This needs the {needed.value} role on the resource.")
+        return collection, resource
+
+    async def update(
+        self,
+        access: Access,
+        collection_id: str,
+        resource_type: ResourceType,
+        resource_id: str,
+        changes: ResourceChanges,
+    ) -> tuple[ServiceCollection, ResourceReference]:
+        collection, resource = await self._resource_for(
+            access, collection_id, resource_type, resource_id, Role.EDITOR
+        )
+        fields: dict[str, Any] = {}
+        if changes.resource_name is not UNCHANGED:
+            name = changes.resource_name
+            fields["resource_name"] = validation.resource_name(
+                None if name is None else str(name)
+            )
+        if changes.tags is not UNCHANGED:
+            if changes.tags is None:
+                raise BadUserInputError("tags cannot be null; send [].", field="tags")
+            fields["tags"] = tags_to_doc(validation.tags(changes.tags))  # type: ignore[arg-type]
+        if changes.metadata is not UNCHANGED:
+            fields["metadata_json"] = metadata_to_doc(validation.metadata(changes.metadata))
+        return await self._apply(collection, resource, fields)
+
+    async def _apply(
+        self,
+        collection: ServiceCollection,
+        resource: ResourceReference,
+        fields: dict[str, Any],
+    ) -> tuple[ServiceCollection, ResourceReference]:
+        fields["updated_at"] = utc_now()
+        updated = await self._store.resources.update(
+            collection.id, resource.resource_type, resource.resource_id, fields
+        )
+        if updated is None:
+            raise NotFoundError(f"No {resource.resource_type.value} here any more.")
+        bumped = await self._store.collections.count_resources(
+            collection.id, 0, {"updated_at": fields["updated_at"]}
+        )
+        return bumped or collection, updated
+
+    async def remove(
+        self,
+        access: Access,
+        collection_id: str,
+        resource_type: ResourceType,
+        resource_id: str,
+    ) -> tuple[ServiceCollection, ResourceReference]:
+        collection, resource = await self._resource_for(
+            access, collection_id, resource_type, resource_id, Role.EDITOR
+        )
+        if not await self._store.resources.delete(resource.id):
+            raise NotFoundError(f"No {resource_type.value} {resource_id!r} here.")
+        updated = await self._store.collections.count_resources(
+            collection.id, -1, {"updated_at": utc_now()}
+        )
+        if updated is not None:
+            await self._store.counts.add(
+                collection.project_id, collection.environment, resources=-1
+            )
+        return updated or collection, resource
+
+    async def set_access(
+        self,
+        access: Access,
+        collection_id: str,
+        resource_type: ResourceType,
+        resource_id: str,
+        grants: Sequence[ResourceGrant],
+    ) -> tuple[ServiceCollection, ResourceReference]:
+        collection = await self._store.collections.get(collection_id)
+        collection, _role = await access.require_collection(collection, Role.OWNER)
+        resource = await self._store.resources.get(collection.id, resource_type, resource_id)
+        if resource is None:
+            raise NotFoundError(f"No {resource_type.value} {resource_id!r} here.")
+        checked = _check_resource_grants(grants)
+
+        hidden = hidden_for(checked)
+        if hidden:
+            # Mark first, so counts never overstate what a subject may see.
+            await self._store.collections.mark_restricted(collection.id, hidden)
+            await self._store.counts.mark_restricted(
+                collection.project_id, collection.environment, hidden
+            )
+        fields = {"access": resource_grants_to_doc(checked), "hidden_for": hidden}
+        return await self._apply(collection, resource, fields)
+
+    async def list_visible(
+        self,
+        access: Access,
+        collection: ServiceCollection,
+        query: ResourceQuery,
+        after: str | None,
+        limit: int,
+    ) -> list[ResourceReference]:
+        return await self._store.resources.list(
+            collection.id, await self._scoped(access, collection, query), after, limit
+        )
+
+    async def count_visible(
+        self, access: Access, collection: ServiceCollection, query: ResourceQuery
+    ) -> int:
+        role = await access.collection_role(collection)
+        is_plain = not (query.resource_types or query.tags or query.tag_keys)
+        if role is not None and is_plain and not access.is_restricted_in(collection, role):
+            return collection.resource_count
+        return await self._store.resources.count(
+            collection.id, await self._scoped(access, collection, query)
+        )
+
+    async def _scoped(
+        self, access: Access, collection: ServiceCollection, query: ResourceQuery
+    ) -> ResourceQuery:
+        role = await access.collection_role(collection)
+        if role is None or not access.is_restricted_in(collection, role):
+            return query
+        return ResourceQuery(
+            resource_types=query.resource_types,
+            tags=query.tags,
+            tag_keys=query.tag_keys,
+            hidden_from=access.identities,
+        )
+
+
+def _check_resource_grants(grants: Sequence[ResourceGrant]) -> list[ResourceGrant]:
+    checked = [
+        ResourceGrant(validation.subject(g.subject, "grants.subject"), g.role)
+        for g in grants
+    ]
+    subjects = [g.subject for g in checked]
+    if len(set(subjects)) != len(subjects):
+        raise BadUserInputError("A subject appears twice in grants.", field="grants")
+    if len(checked) > validation.MAX_GRANTS:
+        raise BadUserInputError("Too many grants.", field="grants")
+    return checked
+

@@ -1,0 +1,1 @@
+"""All MongoDB code lives here; no other layer builds a query."""

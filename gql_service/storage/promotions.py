@@ -1,0 +1,125 @@
+"""Promotions: the record of each move between environments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from gql_service.domain.models import Promotion, PromotionStatus
+from gql_service.errors import ConflictError
+from gql_service.storage.documents import (
+    changes_to_doc,
+    idempotency_scope,
+    object_id,
+    promotion_from_doc,
+    promotion_to_doc,
+)
+from gql_service.storage.gateway import StoreCollection
+from gql_service.storage.paging import combine
+
+# Newest first.
+SORT = [("_id", -1)]
+
+
+class PromotionRepository:
+    def __init__(self, collection: StoreCollection) -> None:
+        self._docs = collection
+
+    async def insert(self, promotion: Promotion) -> bool:
+        """Insert; False when the actor already used the idempotency key."""
+        try:
+            await self._docs.insert_one(promotion_to_doc(promotion))
+        except DuplicateKeyError as exc:
+            if promotion.idempotency_key is None:
+                raise ConflictError("The promotion already exists.") from exc
+            return False
+        return True
+
+    async def get(self, promotion_id: str) -> Promotion | None:
+        doc = await self._docs.find_one({"_id": object_id(promotion_id)})
+        return promotion_from_doc(doc) if doc else None
+
+    async def get_by_key(self, actor: str, key: str) -> Promotion | None:
+        doc = await self._docs.find_one(
+            {"idempotency_scope": idempotency_scope(actor, key)}
+        )
+        return promotion_from_doc(doc) if doc else None
+
+    async def complete(self, promotion: Promotion) -> None:
+        await self._docs.update_one(
+            {"_id": object_id(promotion.id)},
+            {
+                "$set": {
+                    "status": promotion.status.value,
+                    "target_id": object_id(promotion.target_id)
+                    if promotion.target_id
+                    else None,
+                    "created_target": promotion.created_target,
+                    "changes": changes_to_doc(promotion.changes),
+                    "completed_at": promotion.completed_at,
+                }
+            },
+        )
+
+    async def list(
+        self,
+        scope: dict[str, Any],
+        *,
+        project: str | None,
+        collection_id: str | None,
+        statuses: list[PromotionStatus] | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Promotion]:
+        query = _query(project, collection_id, statuses)
+        page = {"_id": {"$lt": ObjectId(after)}} if after else None
+        docs = await self._docs.find_many(
+            combine(scope, query, page), sort=SORT, limit=limit
+        )
+        return [promotion_from_doc(doc) for doc in docs]
+
+    async def count(
+        self,
+        scope: dict[str, Any],
+        *,
+        project: str | None,
+        collection_id: str | None,
+        statuses: list[PromotionStatus] | None,
+    ) -> int:
+        return await self._docs.count(
+            combine(scope, _query(project, collection_id, statuses))
+        )
+
+
+def scope_filter(
+    member_project_ids: list[str] | None, readable_collection_ids: list[str]
+) -> dict[str, Any]:
+    """Promotions out of or into a collection the subject may read."""
+    if member_project_ids is None:
+        return {}
+    ids = [object_id(value) for value in readable_collection_ids]
+    return {
+        "$or": [
+            {"project_id": {"$in": [object_id(v) for v in member_project_ids]}},
+            {"source_id": {"$in": ids}},
+            {"target_id": {"$in": ids}},
+        ]
+    }
+
+
+def _query(
+    project: str | None,
+    collection_id: str | None,
+    statuses: list[PromotionStatus] | None,
+) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = []
+    if project is not None:
+        parts.append({"project": project})
+    if collection_id is not None:
+        oid = object_id(collection_id)
+        parts.append({"$or": [{"source_id": oid}, {"target_id": oid}]})
+    if statuses:
+        parts.append({"status": {"$in": [status.value for status in statuses]}})
+    return combine(*parts)

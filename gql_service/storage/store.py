@@ -1,0 +1,62 @@
+"""The store: every repository over one database, and its indexes."""
+
+from __future__ import annotations
+
+import logging
+
+from gql_service.storage.counts import CountRepository
+from gql_service.storage.database import Database
+from gql_service.storage.projects import ProjectRepository
+from gql_service.storage.promotions import PromotionRepository
+from gql_service.storage.resources import ResourceRepository
+from gql_service.storage.service_collections import CollectionRepository
+
+logger = logging.getLogger(__name__)
+
+
+class Store:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.projects = ProjectRepository(database.collection("projects"))
+        self.collections = CollectionRepository(
+            database.collection("service_collections")
+        )
+        self.resources = ResourceRepository(database.collection("resources"))
+        self.counts = CountRepository(database.collection("environment_counts"))
+        self.promotions = PromotionRepository(database.collection("promotions"))
+
+    async def create_indexes(self) -> None:
+        """Every query and uniqueness rule has an index; creating one is idempotent."""
+        db = self.database
+        projects = db.collection("projects")
+        await projects.create_index([("name", 1)], unique=True)
+        await projects.create_index([("grants.subject", 1)])
+
+        collections = db.collection("service_collections")
+        await collections.create_index(
+            [("project_id", 1), ("environment", 1), ("name", 1)], unique=True
+        )
+        await collections.create_index([("name", 1), ("_id", 1)])
+        await collections.create_index([("project_id", 1), ("name", 1), ("_id", 1)])
+        await collections.create_index([("grants.subject", 1)])
+        await collections.create_index([("environment", 1), ("name", 1)])
+
+        resources = db.collection("resources")
+        await resources.create_index(
+            [("collection_id", 1), ("resource_type", 1), ("resource_id", 1)],
+            unique=True,
+        )
+        await resources.create_index([("collection_id", 1), ("_id", 1)])
+        await resources.create_index([("collection_id", 1), ("tags.key", 1)])
+
+        counts = db.collection("environment_counts")
+        await counts.create_index([("project_id", 1), ("environment", 1)], unique=True)
+
+        promotions = db.collection("promotions")
+        await promotions.create_index(
+            [("idempotency_scope", 1)], unique=True, sparse=True
+        )
+        await promotions.create_index([("project_id", 1), ("_id", -1)])
+        await promotions.create_index([("source_id", 1)])
+        await promotions.create_index([("target_id", 1)])
+        logger.info("Database indexes are in place")
