@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,6 +29,10 @@ def create_app(runtime: Runtime, *, demo: bool = False) -> Starlette:
         runtime.verifier,
         max_body_bytes=settings.max_body_bytes,
         graphql_ide="graphiql",
+        keep_alive=True,
+        keep_alive_interval=settings.keepalive_seconds,
+        connection_init_wait_timeout=timedelta(seconds=10),
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -47,7 +52,7 @@ def create_app(runtime: Runtime, *, demo: bool = False) -> Starlette:
         try:
             yield
         finally:
-            runtime.stop()
+            await runtime.stop()
             logger.info("Service stopped")
 
     app = Starlette(

@@ -148,10 +148,10 @@ def _seed_demo(_args: argparse.Namespace) -> int:
     async def run() -> bool:
         runtime = build_runtime(settings)
         try:
-            await runtime.start()
+            await runtime.start(hub=False)
             return await seed_demo(runtime.services)
         finally:
-            runtime.stop()
+            await runtime.stop()
 
     loaded = asyncio.run(run())
     print("Demo data loaded." if loaded else "Demo data was already there.")

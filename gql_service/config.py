@@ -32,8 +32,14 @@ class Settings(BaseSettings):
     introspection: bool = False
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(1_048_576, ge=1024)
-    max_bulk_resources: int = Field(1000, ge=1, le=10_000)
+    max_bulk_resources: int = Field(1000, ge=1, le=1000)
     outbound_allow_private: bool = False
+
+    max_subscriptions_per_connection: int = Field(20, ge=1, le=1000)
+    subscription_queue_size: int = Field(1000, ge=10, le=100_000)
+    # Legacy graphql-ws: the server sends "ka" this often to keep proxies open.
+    keepalive_seconds: float = Field(15.0, gt=0, le=300)
+    event_poll_seconds: float = Field(0.1, gt=0, le=10)
 
     @field_validator("log_level")
     @classmethod

@@ -11,6 +11,7 @@
     +-- PromotionNotAllowedError    PROMOTION_NOT_ALLOWED
     +-- QueryTooComplexError        QUERY_TOO_COMPLEX
     +-- RateLimitedError            RATE_LIMITED
+    +-- SubscriptionOverflowError   SUBSCRIPTION_OVERFLOW
     +-- ServiceUnavailableError     SERVICE_UNAVAILABLE
     +-- UpstreamUnavailableError    UPSTREAM_UNAVAILABLE
     +-- VultrNotConfiguredError     VULTR_NOT_CONFIGURED
@@ -72,6 +73,10 @@ class QueryTooComplexError(ServiceError):
 
 class RateLimitedError(ServiceError):
     code = "RATE_LIMITED"
+
+
+class SubscriptionOverflowError(ServiceError):
+    code = "SUBSCRIPTION_OVERFLOW"
 
 
 class ServiceUnavailableError(ServiceError):

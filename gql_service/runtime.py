@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from gql_service.auth.local_secret import load_or_create_secret
 from gql_service.auth.tokens import TokenVerifier
 from gql_service.config import Settings
+from gql_service.events.hub import HubOptions
 from gql_service.services.registry import Services, build_services
 from gql_service.storage.database import Database, open_embedded, open_mongodb
 from gql_service.storage.gateway import GatewayOptions
@@ -68,14 +69,17 @@ class Runtime:
     services: Services
     verifier: TokenVerifier
 
-    async def start(self, *, demo: bool = False) -> None:
+    async def start(self, *, demo: bool = False, hub: bool = True) -> None:
         await self.store.create_indexes()
         if demo:
             from gql_service.demo import seed_demo
 
             await seed_demo(self.services)
+        if hub:
+            await self.services.hub.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        await self.services.hub.stop()
         self.database.close()
 
 
@@ -91,6 +95,13 @@ def build_runtime(
         settings=settings,
         database=database,
         store=store,
-        services=build_services(store, settings.max_bulk_resources),
+        services=build_services(
+            store,
+            settings.max_bulk_resources,
+            HubOptions(
+                poll_interval=settings.event_poll_seconds,
+                queue_size=settings.subscription_queue_size,
+            ),
+        ),
         verifier=verifier or build_verifier(settings),
     )

@@ -63,6 +63,8 @@ class Context:
     auth_error: Exception | None = None
     request: Any = None
     response: Any = None
+    # The WebSocket connection_init payload, set by strawberry.
+    connection_params: dict[str, Any] | None = None
     _access: Access | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
 

@@ -10,11 +10,20 @@ traceback, by ``CodedSchema.process_errors``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError, specified_rules, validate
+from graphql import (
+    GraphQLError,
+    OperationDefinitionNode,
+    StringValueNode,
+    Visitor,
+    specified_rules,
+    validate,
+    visit,
+)
 from graphql.validation import NoSchemaIntrospectionCustomRule, ValuesOfCorrectTypeRule
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
@@ -55,7 +64,7 @@ def is_expected(error: GraphQLError) -> bool:
     # Pre-execution input errors (variable coercion) have no path; graphql-core
     # raises them as GraphQLErrors of its own, or wraps a scalar's ValueError.
     return error.path is None and (
-        original is None or isinstance(original, ValueError | TypeError)
+        original is None or isinstance(original, GraphQLError | ValueError | TypeError)
     )
 
 
@@ -80,6 +89,65 @@ def code_error(error: GraphQLError) -> GraphQLError:
     )
 
 
+def request_errors(context: Any) -> list[GraphQLError]:
+    """Problems graphql-core or strawberry would let through: text we refuse
+    anywhere (NUL, lone surrogates) and an operation left to guess."""
+    document = context.graphql_document
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    # NOTE: strawberry runs the first operation when several are sent without
+    # operationName; the GraphQL spec requires refusing the request.
+    if len(operations) > 1 and context._provided_operation_name is None:
+        return [
+            GraphQLError(
+                "operationName is required when the document has several operations.",
+                extensions={"code": "BAD_USER_INPUT"},
+            )
+        ]
+    literals = (n.value for n in _string_values(document))
+    for text in itertools.chain(literals, _strings(context.variables)):
+        if not is_clean_text(text):
+            return [
+                GraphQLError(
+                    "Text must not contain NUL characters or lone surrogates.",
+                    extensions={"code": "BAD_USER_INPUT"},
+                )
+            ]
+    return []
+
+
+def is_clean_text(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _string_values(document: Any) -> Iterator[StringValueNode]:
+    found: list[StringValueNode] = []
+
+    class Collect(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+            found.append(node)
+
+    visit(document, Collect())
+    return iter(found)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
 class ErrorCodes(SchemaExtension):
     """Runs validation with coded rules and codes every error of the result."""
 
@@ -95,6 +163,8 @@ class ErrorCodes(SchemaExtension):
         context = self.execution_context
         if context.graphql_document is not None and context.pre_execution_errors is None:
             errors = validate(context.schema._schema, context.graphql_document, self._rules)
+            if not errors:
+                errors = request_errors(context)
             for error in errors:
                 if not (error.extensions and "code" in error.extensions):
                     code = (

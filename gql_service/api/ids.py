@@ -17,8 +17,10 @@ from bson import ObjectId
 from gql_service.errors import BadUserInputError
 
 NODE_TYPES = frozenset(
-    {"Project", "ServiceCollection", "ResourceReference", "Promotion"}
+    {"Project", "ServiceCollection", "ResourceReference", "Promotion", "Event"}
 )
+# Events are numbered by their cursor; everything else has an ObjectId.
+NUMBERED_TYPES = frozenset({"Event"})
 
 
 def encode_id(type_name: str, object_id: str) -> str:
@@ -37,7 +39,11 @@ def decode_any_id(global_id: str, field: str = "id") -> tuple[str, str]:
         type_name, _, object_id = _b64decode(global_id).decode().partition(":")
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise BadUserInputError(f"{field} is not a valid id.", field=field) from exc
-    if type_name not in NODE_TYPES or not ObjectId.is_valid(object_id):
+    if type_name in NUMBERED_TYPES:
+        valid = object_id.isdigit() and 0 < len(object_id) < 19
+    else:
+        valid = type_name in NODE_TYPES and ObjectId.is_valid(object_id)
+    if not valid:
         raise BadUserInputError(f"{field} is not a valid id.", field=field)
     return type_name, object_id
 
@@ -78,3 +84,24 @@ def page_size(first: int | None, default: int, field: str = "first") -> int:
     if not 1 <= first <= 100:
         raise BadUserInputError(f"{field} must be between 1 and 100.", field=field)
     return first
+
+
+def encode_event_cursor(seq: int) -> str:
+    return encode_cursor("event", str(seq))
+
+
+def decode_event_cursor(cursor: str, field: str = "after") -> int:
+    try:
+        values = json.loads(_b64decode(cursor))
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        raise BadUserInputError(f"{field} is not a valid cursor.", field=field) from exc
+    if (
+        not isinstance(values, list)
+        or len(values) != 2
+        or values[0] != "event"
+        or not isinstance(values[1], str)
+        or not values[1].isdigit()
+        or len(values[1]) > 18
+    ):
+        raise BadUserInputError(f"{field} is not an event cursor.", field=field)
+    return int(values[1])

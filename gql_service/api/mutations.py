@@ -39,7 +39,8 @@ from gql_service.api.types import (
     ServiceCollectionType,
 )
 from gql_service.domain.models import ResourceGrant
-from gql_service.services.catalog import UNCHANGED, CollectionChanges, NewCollection
+from gql_service.domain.models import UNCHANGED
+from gql_service.services.catalog import CollectionChanges, NewCollection
 from gql_service.services.projects import NewProject
 from gql_service.services.promotion import PromotionRequest
 from gql_service.services.resources import NewResource, ResourceChanges

@@ -5,6 +5,13 @@ from __future__ import annotations
 import strawberry
 
 from gql_service.api.common import Node, Viewer
+from gql_service.api.events import (
+    EventConnection,
+    EventFilter,
+    EventNode,
+    audit_filter,
+    event_page,
+)
 from gql_service.api.context import Info
 from gql_service.api.ids import decode_any_id, decode_cursor, decode_id, encode_cursor, page_size
 from gql_service.api.inputs import CollectionFilter, PromotionFilter
@@ -40,6 +47,8 @@ class Query:
             return ProjectType.from_model(project)
         if type_name == "Promotion":
             return await _promotion(info, object_id)
+        if type_name == "Event":
+            return await _event(info, int(object_id))
         resource = await context.services.store.resources.get_by_id(object_id)
         if resource is None:
             return None
@@ -115,6 +124,16 @@ class Query:
         query = await _collection_query(info, filter)
         return await list_collections(info, query, first, after)
 
+    @strawberry.field(description="Events the viewer may read, newest first.")
+    async def audit_log(
+        self,
+        info: Info,
+        filter: EventFilter | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> EventConnection:
+        return await event_page(info, audit_filter(filter), first, after)
+
     @strawberry.field
     async def promotion(self, info: Info, id: strawberry.ID) -> PromotionType | None:
         return await _promotion(info, decode_id(id, "Promotion"))
@@ -161,6 +180,12 @@ async def _collection(info: Info, object_id: str) -> ServiceCollectionType | Non
     context = info.context
     found = await context.services.catalog.get_readable(context.access, object_id)
     return ServiceCollectionType.from_model(found) if found else None
+
+
+async def _event(info: Info, seq: int) -> EventNode | None:
+    context = info.context
+    found = await context.services.audit.get(context.access, seq)
+    return EventNode.from_model(found) if found else None
 
 
 async def _promotion(info: Info, object_id: str) -> PromotionType | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, NewType
+from typing import Any
 
 import strawberry
 
@@ -29,7 +29,6 @@ def _parse_datetime(value: Any) -> datetime:
 
 
 DateTime = strawberry.scalar(
-    NewType("DateTime", datetime),
     name="DateTime",
     description=(
         "ISO-8601 date-time with a UTC offset "

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from gql_service.api.common import Grant
 from gql_service.api.errors import ErrorCodes, is_expected
+from gql_service.api.events import EventNode, Subscription
 from gql_service.api.mutations import Mutation
 from gql_service.api.queries import Query
 from gql_service.api.scalars import DateTime
@@ -47,16 +48,17 @@ def build_schema(*, introspection: bool = False) -> CodedSchema:
     return CodedSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[
             ProjectType,
             ServiceCollectionType,
             ResourceReferenceType,
             PromotionType,
+            EventNode,
             Grant,
         ],
-        scalar_overrides={datetime: DateTime},
         extensions=[functools.partial(ErrorCodes, introspection=introspection)],
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTime}),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -20,8 +21,12 @@ from gql_service.api.ids import decode_cursor, encode_cursor, encode_id, page_si
 from gql_service.domain import models
 from gql_service.domain.models import STANDARD_ENVIRONMENTS, PromotionStatus, ResourceType
 from gql_service.domain.roles import ResourceRole, Role
+from gql_service.events.model import EventType
 from gql_service.storage.resources import ResourceQuery
 from gql_service.storage.service_collections import CollectionQuery
+
+if TYPE_CHECKING:
+    from gql_service.api.events import EventConnection
 
 Counter = Callable[[], Awaitable[int]]
 
@@ -35,7 +40,8 @@ class ResourceGrant:
 @strawberry.type(name="ResourceReference")
 class ResourceReferenceType(Node):
     model: strawberry.Private[models.ResourceReference]
-    collection_model: strawberry.Private[models.ServiceCollection]
+    # None for a snapshot in an event whose collection is gone or unreadable.
+    collection_model: strawberry.Private[models.ServiceCollection | None]
     id: strawberry.ID
     resource_type: ResourceType
     resource_id: str = strawberry.field(description="The Vultr id of the resource.")
@@ -50,7 +56,9 @@ class ResourceReferenceType(Node):
 
     @classmethod
     def from_model(
-        cls, model: models.ResourceReference, collection: models.ServiceCollection
+        cls,
+        model: models.ResourceReference,
+        collection: models.ServiceCollection | None,
     ) -> ResourceReferenceType:
         return cls(
             model=model,
@@ -74,6 +82,8 @@ class ResourceReferenceType(Node):
 
     @strawberry.field(description="The viewer's effective role on this resource.")
     async def my_role(self, info: Info) -> Role | None:
+        if self.collection_model is None:
+            return None
         return await info.context.access.resource_role(self.collection_model, self.model)
 
 
@@ -178,6 +188,20 @@ class ServiceCollectionType(Node):
             return None
         source = await info.context.loaders.collection.load(self.model.promoted_from_id)
         return ServiceCollectionType.from_model(source) if source else None
+
+    @strawberry.field(description="This collection's audit trail, newest first.")
+    async def events(
+        self,
+        info: Info,
+        types: list[EventType] | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Annotated[EventConnection, strawberry.lazy("gql_service.api.events")]:
+        from gql_service.api.events import event_page
+        from gql_service.services.audit import AuditFilter
+
+        wanted = AuditFilter(collection_id=self.model.id, types=types)
+        return await event_page(info, wanted, first, after)
 
     @strawberry.field
     async def resources(

@@ -22,7 +22,8 @@ from strawberry.schema.exceptions import (
     InvalidOperationTypeError,
 )
 from strawberry.types.graphql import OperationType
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.types.unset import UNSET
 from strawberry.schema.base import BaseSchema
 
 from gql_service.api.context import Context
@@ -98,6 +99,19 @@ class GraphQLView(GraphQL[Context, None]):
             except ServiceError as exc:
                 context.auth_error = exc
         return context
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Authenticate a WebSocket from its connection_init payload."""
+        params = getattr(context, "connection_params", None) or {}
+        header = params.get("Authorization") or params.get("authorization")
+        try:
+            if not isinstance(header, str):
+                raise UnauthenticatedError("connection_init needs an Authorization entry.")
+            context.principal = self.authenticate(header)
+        except ServiceError as exc:
+            logger.info("WebSocket connection refused: %s", exc.code)
+            raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from exc
+        return UNSET
 
     async def execute_operation(  # type: ignore[override]
         self, request: Request, request_adapter: Any, request_data: Any, context: Context,

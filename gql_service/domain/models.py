@@ -10,6 +10,16 @@ from typing import Any
 from gql_service.domain.roles import ResourceRole, Role
 
 DEFAULT_ENVIRONMENTS = ("development", "testing", "staging", "production")
+
+
+class Unchanged:
+    """The value of an update field the client left out (None clears it)."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Any = Unchanged()
 STANDARD_ENVIRONMENTS = frozenset(DEFAULT_ENVIRONMENTS)
 
 

@@ -8,6 +8,7 @@ from gql_service.auth.principal import Principal
 from gql_service.domain.models import Project, ResourceReference, ServiceCollection
 from gql_service.domain.roles import Role, highest, resource_role, role_in
 from gql_service.errors import ForbiddenError, NotFoundError
+from gql_service.storage import events as event_storage
 from gql_service.storage import projects as project_storage
 from gql_service.storage import promotions as promotion_storage
 from gql_service.storage import service_collections as collection_storage
@@ -22,6 +23,7 @@ class Access:
         self._store = store
         self._project_roles: dict[str, Role] | None = None
         self._visible_project_ids: list[str] | None = None
+        self._granted_collections: list[tuple[str, str]] | None = None
 
     @property
     def identities(self) -> list[str]:
@@ -31,11 +33,11 @@ class Access:
         """Drop cached roles after a change to grants."""
         self._project_roles = None
         self._visible_project_ids = None
+        self._granted_collections = None
 
     async def project_roles(self) -> dict[str, Role]:
         if self._project_roles is None:
-            ids = await self._store.projects.member_project_ids(self.identities)
-            projects = await self._store.projects.get_many(ids) if ids else []
+            projects = await self._store.projects.member_projects(self.identities)
             self._project_roles = {
                 p.id: role
                 for p in projects
@@ -88,8 +90,8 @@ class Access:
             return None
         if self._visible_project_ids is None:
             members = set(await self.project_roles())
-            granted = await self._store.collections.granted_project_ids(self.identities)
-            self._visible_project_ids = sorted(members | set(granted))
+            granted = {pid for _cid, pid in await self._granted()}
+            self._visible_project_ids = sorted(members | granted)
         return self._visible_project_ids
 
     async def project_scope(self) -> dict[str, Any]:
@@ -103,8 +105,24 @@ class Access:
         if self.principal.is_admin:
             return {}
         members = list(await self.project_roles())
-        granted = await self._store.collections.granted_ids(self.identities)
+        granted = [cid for cid, _pid in await self._granted()]
         return promotion_storage.scope_filter(members, granted)
+
+    async def event_scope(self) -> dict[str, Any]:
+        """Events of member projects, readable collections and deleted ones read before."""
+        if self.principal.is_admin:
+            return {}
+        members = list(await self.project_roles())
+        granted = [cid for cid, _pid in await self._granted()]
+        deleted = await self._store.tombstones.readable_ids(self.identities)
+        return event_storage.scope_filter(members, granted + deleted)
+
+    async def _granted(self) -> list[tuple[str, str]]:
+        if self._granted_collections is None:
+            self._granted_collections = await self._store.collections.granted(
+                self.identities
+            )
+        return self._granted_collections
 
     def is_restricted_in(self, collection: ServiceCollection, role: Role) -> bool:
         """True when some resource of the collection may be hidden from us."""

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bson import ObjectId
 
 from gql_service.domain import validation
 from gql_service.domain.models import (
+    UNCHANGED,
     DEFAULT_ENVIRONMENTS,
+    FieldChange,
     Grant,
     Project,
     ServiceCollection,
-    Tag,
     utc_now,
 )
 from gql_service.domain.roles import Role
@@ -25,16 +26,24 @@ from gql_service.errors import (
     ForbiddenError,
     NotFoundError,
 )
+from gql_service.events.log import EventLog
+from gql_service.events.model import EventType
 from gql_service.services import grants as grant_rules
 from gql_service.services.access import Access
 from gql_service.services.projects import WRITE_ATTEMPTS, ProjectService
-from gql_service.storage.documents import tags_to_doc
+from gql_service.services.recording import collection_event, diff, grant_values
+from gql_service.storage.documents import (
+    collection_from_doc,
+    collection_to_doc,
+    grants_to_doc,
+    object_id,
+    tags_to_doc,
+)
 from gql_service.storage.service_collections import CollectionQuery
 from gql_service.storage.store import Store
 
 logger = logging.getLogger(__name__)
 
-UNCHANGED = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +67,6 @@ class CollectionChanges:
     region: object = UNCHANGED
     tags: object = UNCHANGED
     expected_version: int | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def check_environment(project: Project, environment: str) -> None:
@@ -72,8 +80,9 @@ def check_environment(project: Project, environment: str) -> None:
 
 
 class CatalogService:
-    def __init__(self, store: Store, projects: ProjectService) -> None:
+    def __init__(self, store: Store, log: EventLog, projects: ProjectService) -> None:
         self._store = store
+        self._log = log
         self._projects = projects
 
     async def get_readable(
@@ -109,6 +118,7 @@ class CatalogService:
         grants = grant_rules.initial_grants(
             creator, owners=new.owners, editors=new.editors, viewers=new.viewers
         )
+        now = utc_now()
         collection = ServiceCollection(
             id=str(ObjectId()),
             project_id="",
@@ -121,13 +131,32 @@ class CatalogService:
             grants=grants,
             resource_count=0,
             version=1,
-            created_at=utc_now(),
-            updated_at=utc_now(),
+            created_at=now,
+            updated_at=now,
             created_by=creator,
         )
         project = await self._project_for_new_collection(access, project_name, environment)
         collection.project_id = project.id
-        return await self.insert(project, collection)
+
+        changes = [
+            *diff("description", None, collection.description or None),
+            *diff("region", None, collection.region),
+            *diff("tags", None, tags_to_doc(collection.tags) or None),
+            *diff("grants", None, grant_values(collection.grants)),
+        ]
+        event = collection_event(
+            EventType.COLLECTION_CREATED,
+            creator,
+            collection,
+            {"kind": "insert_collection", "doc": collection_to_doc(collection)},
+            changes=changes,
+        )
+        await self._log.execute([event])
+        access.forget()
+        logger.info(
+            "Collection created: %s/%s/%s", project_name, environment, collection.name
+        )
+        return collection
 
     async def _project_for_new_collection(
         self, access: Access, name: str, environment: str
@@ -140,47 +169,22 @@ class CatalogService:
                     f"({', '.join(DEFAULT_ENVIRONMENTS)}); create the project "
                     "with its own path first.",
                     field="environment",
+                    validEnvironments=list(DEFAULT_ENVIRONMENTS),
                 )
             project = await self._projects.create_implicitly(access, name)
         role = access.project_role(project)
-        if role is None:
-            if not await access.can_see_project(project):
-                raise NotFoundError(f"No project named {name!r}.")
-            raise ForbiddenError("Creating a collection needs project EDITOR.")
-        if not role.at_least(Role.EDITOR):
+        if role is None and not await access.can_see_project(project):
+            raise NotFoundError(f"No project named {name!r}.")
+        if role is None or not role.at_least(Role.EDITOR):
             raise ForbiddenError("Creating a collection needs project EDITOR.")
         check_environment(project, environment)
         return project
-
-    async def insert(
-        self, project: Project, collection: ServiceCollection
-    ) -> ServiceCollection:
-        """Store a new collection and count it; used by create and promotion."""
-        await self._store.collections.insert(collection)
-        await self._store.counts.add(project.id, collection.environment, collections=1)
-
-        # The path may have lost this environment meanwhile; updateProject
-        # checks the other way round, so one of the two always notices.
-        current = await self._store.projects.get(project.id)
-        if current is None or collection.environment not in current.environments:
-            await self._store.collections.delete(collection.id)
-            await self._store.counts.add(
-                project.id, collection.environment, collections=-1
-            )
-            check_environment(current or project, collection.environment)
-        logger.info(
-            "Collection created: %s/%s/%s",
-            collection.project,
-            collection.environment,
-            collection.name,
-        )
-        return collection
 
     async def update(
         self, access: Access, collection_id: str, changes: CollectionChanges
     ) -> ServiceCollection:
         collection, _role = await self.require(access, collection_id, Role.EDITOR)
-        fields: dict[str, object] = dict(changes.extra)
+        fields: dict[str, object] = {}
         if changes.description is not UNCHANGED:
             if changes.description is None:
                 raise BadUserInputError("description cannot be null.", field="description")
@@ -192,19 +196,56 @@ class CatalogService:
             if changes.tags is None:
                 raise BadUserInputError("tags cannot be null; send [].", field="tags")
             fields["tags"] = tags_to_doc(validation.tags(changes.tags))  # type: ignore[arg-type]
-        fields["updated_at"] = utc_now()
 
-        updated = await self._store.collections.update_checked(
-            collection.id, changes.expected_version, fields
+        for _attempt in range(WRITE_ATTEMPTS):
+            if changes.expected_version not in (None, collection.version):
+                raise ConflictError(
+                    "The collection has changed since the version you sent.",
+                    currentVersion=collection.version,
+                )
+            try:
+                return await self._write_fields(
+                    access,
+                    collection,
+                    fields,
+                    EventType.COLLECTION_UPDATED,
+                    changes.expected_version,
+                )
+            except ConflictError:
+                if changes.expected_version is not None:
+                    raise
+                collection = await self._reload(collection)
+        raise ConflictError("The collection kept changing; retry.")
+
+    async def _write_fields(
+        self,
+        access: Access,
+        collection: ServiceCollection,
+        fields: dict[str, object],
+        event_type: EventType,
+        version: int | None,
+    ) -> ServiceCollection:
+        before = collection_to_doc(collection)
+        changes: list[FieldChange] = []
+        for name, value in fields.items():
+            changes += diff(name, before.get(name), value)
+        operation = {
+            "kind": "update_collection",
+            "collection_id": object_id(collection.id),
+            "version": version,
+            "fields": {**fields, "updated_at": utc_now()},
+        }
+        event = collection_event(
+            event_type, access.principal.subject, collection, operation, changes=changes
         )
-        if updated is None:
-            if await self._store.collections.get(collection.id) is None:
-                raise NotFoundError("No such collection.")
-            raise ConflictError(
-                "The collection has changed since the version you sent.",
-                currentVersion=collection.version,
-            )
-        return updated
+        outcome = await self._log.execute([event])
+        return collection_from_doc(outcome.value["collection"])
+
+    async def _reload(self, collection: ServiceCollection) -> ServiceCollection:
+        reloaded = await self._store.collections.get(collection.id)
+        if reloaded is None:
+            raise NotFoundError("No such collection.")
+        return reloaded
 
     async def delete(
         self, access: Access, collection_id: str, force: bool
@@ -216,17 +257,29 @@ class CatalogService:
                 "remove them or pass force: true.",
                 resourceCount=collection.resource_count,
             )
-        if not await self._store.collections.delete(collection.id):
-            raise NotFoundError("No such collection.")
-        detached = await self._store.resources.delete_all(collection.id)
-        await self._store.counts.add(
-            collection.project_id,
-            collection.environment,
-            collections=-1,
-            resources=-detached,
+        project = await self._store.projects.get(collection.project_id)
+        readers = sorted(
+            {g.subject for g in collection.grants}
+            | {g.subject for g in (project.grants if project else [])}
         )
-        logger.info("Collection deleted with %d resources detached", detached)
-        return collection, detached
+        operation = {
+            "kind": "delete_collection",
+            "collection_id": object_id(collection.id),
+            "project_id": object_id(collection.project_id),
+            "environment": collection.environment,
+            "require_empty": not force,
+            "readers": readers,
+        }
+        event = collection_event(
+            EventType.COLLECTION_DELETED,
+            access.principal.subject,
+            collection,
+            operation,
+            changes=diff("resourceCount", collection.resource_count, None),
+        )
+        outcome = await self._log.execute([event])
+        access.forget()
+        return collection, int(outcome.value["detached"])
 
     async def update_permissions(
         self,
@@ -238,17 +291,20 @@ class CatalogService:
         collection, _role = await self.require(access, collection_id, Role.OWNER)
         for _attempt in range(WRITE_ATTEMPTS):
             grants = grant_rules.apply_changes(collection.grants, grant, revoke)
-            updated = await self._store.collections.set_grants_checked(
-                collection.id, collection.version, grants, {"updated_at": utc_now()}
-            )
-            if updated is not None:
-                access.forget()
-                logger.info("Collection permissions changed: %s", collection.id)
-                return updated
-            reloaded = await self._store.collections.get(collection.id)
-            if reloaded is None:
-                raise NotFoundError("No such collection.")
-            collection = reloaded
+            try:
+                updated = await self._write_fields(
+                    access,
+                    collection,
+                    {"grants": grants_to_doc(grants)},
+                    EventType.PERMISSIONS_CHANGED,
+                    collection.version,
+                )
+            except ConflictError:
+                collection = await self._reload(collection)
+                continue
+            access.forget()
+            logger.info("Collection permissions changed: %s", collection.id)
+            return updated
         raise ConflictError("The collection kept changing; retry.")
 
     async def list_visible(
@@ -280,7 +336,3 @@ class CatalogService:
             readable = collection and await access.collection_role(collection)
             result.append(collection if readable else None)
         return result
-
-
-def tag_pairs(tags: Sequence[Tag]) -> list[tuple[str, str]]:
-    return [(tag.key, tag.value) for tag in tags]

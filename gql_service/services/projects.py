@@ -18,14 +18,13 @@ from gql_service.domain.models import (
     utc_now,
 )
 from gql_service.domain.roles import Role
-from gql_service.errors import (
-    BadUserInputError,
-    ConflictError,
-    ForbiddenError,
-    NotFoundError,
-)
+from gql_service.errors import ConflictError, ForbiddenError, NotFoundError
+from gql_service.events.log import EventLog
+from gql_service.events.model import EventType, NewEvent
 from gql_service.services import grants as grant_rules
 from gql_service.services.access import Access
+from gql_service.services.recording import diff, grant_values, project_event
+from gql_service.storage.documents import grants_to_doc, object_id, project_from_doc, project_to_doc
 from gql_service.storage.resources import ResourceQuery
 from gql_service.storage.store import Store
 
@@ -45,8 +44,9 @@ class NewProject:
 
 
 class ProjectService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, log: EventLog) -> None:
         self._store = store
+        self._log = log
 
     async def create(self, access: Access, new: NewProject) -> Project:
         name = validation.project_name(new.name, "name")
@@ -59,9 +59,9 @@ class ProjectService:
         grants = grant_rules.initial_grants(
             creator, editors=new.editors, viewers=new.viewers
         )
-        project = _new_project(name, description, path, grants, creator)
-        await self._store.projects.insert(project)
-        access.forget()
+        project = await self._insert(
+            access, _new_project(name, description, path, grants, creator)
+        )
         logger.info("Project created: %s", name)
         return project
 
@@ -72,14 +72,30 @@ class ProjectService:
             name, "", list(DEFAULT_ENVIRONMENTS), [Grant(creator, Role.OWNER)], creator
         )
         try:
-            await self._store.projects.insert(project)
+            await self._insert(access, project)
         except ConflictError:
             existing = await self._store.projects.get_by_name(name)
             if existing is None:
                 raise
             return existing
-        access.forget()
         logger.info("Project created with its first collection: %s", name)
+        return project
+
+    async def _insert(self, access: Access, project: Project) -> Project:
+        changes = [
+            *diff("name", None, project.name),
+            *diff("environments", None, project.environments),
+            *diff("grants", None, grant_values(project.grants)),
+        ]
+        event = project_event(
+            EventType.PROJECT_CREATED,
+            access.principal.subject,
+            project,
+            {"kind": "insert_project", "doc": project_to_doc(project)},
+            changes,
+        )
+        await self._log.execute([event])
+        access.forget()
         return project
 
     async def get_visible(self, access: Access, name: str) -> Project | None:
@@ -92,8 +108,7 @@ class ProjectService:
         project = await self.get_visible(access, validation.project_name(name, "name"))
         if project is None:
             raise NotFoundError(f"No project named {name!r}.")
-        role = access.project_role(project)
-        if role is not Role.OWNER:
+        if access.project_role(project) is not Role.OWNER:
             raise ForbiddenError("This needs the OWNER role on the project.")
         return project
 
@@ -107,59 +122,62 @@ class ProjectService:
         expected_version: int | None = None,
     ) -> Project:
         project = await self.require_owner(access, name)
-        fields: dict[str, object] = {}
         if description is not None:
-            fields["description"] = validation.description(description)
-        new_path = None
+            description = validation.description(description)
+        path = None
         if environments is not None:
-            new_path = validation.environment_path(list(environments))
-            fields["environments"] = new_path
-        if expected_version is not None and expected_version != project.version:
-            raise ConflictError("The project has changed; reload it and retry.")
-        if new_path is not None:
-            await self._check_droppable(project, new_path)
-        fields["updated_at"] = utc_now()
+            path = validation.environment_path(list(environments))
+        for _attempt in range(WRITE_ATTEMPTS):
+            if expected_version is not None and expected_version != project.version:
+                raise ConflictError(
+                    "The project has changed; reload it and retry.",
+                    currentVersion=project.version,
+                )
+            event = self._update_event(access, project, description, path)
+            try:
+                outcome = await self._log.execute([event])
+            except ConflictError:
+                if expected_version is not None:
+                    raise
+                project = await self._reload(project)
+                continue
+            return project_from_doc(outcome.value["project"])
+        raise ConflictError("The project kept changing; retry.")
 
-        updated = await self._store.projects.update_checked(
-            project.id, project.version, fields
+    def _update_event(
+        self,
+        access: Access,
+        project: Project,
+        description: str | None,
+        path: list[str] | None,
+    ) -> NewEvent:
+        fields: dict[str, object] = {"updated_at": utc_now()}
+        changes = []
+        if description is not None:
+            fields["description"] = description
+            changes += diff("description", project.description, description)
+        dropped: list[str] = []
+        if path is not None:
+            fields["environments"] = path
+            changes += diff("environments", project.environments, path)
+            dropped = [env for env in project.environments if env not in path]
+        operation = {
+            "kind": "update_project",
+            "project_id": object_id(project.id),
+            "version": project.version,
+            "fields": fields,
+            "dropped": dropped,
+            "previous_environments": project.environments,
+        }
+        return project_event(
+            EventType.PROJECT_UPDATED, access.principal.subject, project, operation, changes
         )
-        if updated is None:
-            raise ConflictError("The project has changed; reload it and retry.")
-        if new_path is not None:
-            await self._undo_if_populated(project, updated, new_path)
-        return updated
 
-    async def _check_droppable(self, project: Project, new_path: list[str]) -> None:
-        dropped = [env for env in project.environments if env not in new_path]
-        if not dropped:
-            return
-        counts = await self._store.counts.for_projects([project.id])
-        busy = [
-            env for env in dropped
-            if counts.get((project.id, env), EnvironmentCounts()).collection_count > 0
-        ]
-        if busy:
-            raise BadUserInputError(
-                "Environments that still hold collections cannot be dropped: "
-                + ", ".join(busy),
-                field="environments",
-            )
-
-    async def _undo_if_populated(
-        self, before: Project, after: Project, new_path: list[str]
-    ) -> None:
-        # A collection created while the path changed may have landed in a
-        # dropped environment; look again now that the path is written, and
-        # put the old path back if so. createCollection checks the other way.
-        try:
-            await self._check_droppable(before, new_path)
-        except BadUserInputError:
-            await self._store.projects.update_checked(
-                after.id,
-                after.version,
-                {"environments": before.environments, "updated_at": utc_now()},
-            )
-            raise
+    async def _reload(self, project: Project) -> Project:
+        reloaded = await self._store.projects.get(project.id)
+        if reloaded is None:
+            raise NotFoundError(f"No project named {project.name!r}.")
+        return reloaded
 
     async def update_permissions(
         self, access: Access, name: str, grant: Sequence[Grant], revoke: Sequence[str]
@@ -167,17 +185,28 @@ class ProjectService:
         project = await self.require_owner(access, name)
         for _attempt in range(WRITE_ATTEMPTS):
             grants = grant_rules.apply_changes(project.grants, grant, revoke)
-            updated = await self._store.projects.set_grants_checked(
-                project.id, project.version, grants, {"updated_at": utc_now()}
+            operation = {
+                "kind": "update_project",
+                "project_id": object_id(project.id),
+                "version": project.version,
+                "fields": {"grants": grants_to_doc(grants), "updated_at": utc_now()},
+            }
+            changes = diff("grants", grant_values(project.grants), grant_values(grants))
+            event = project_event(
+                EventType.PERMISSIONS_CHANGED,
+                access.principal.subject,
+                project,
+                operation,
+                changes,
             )
-            if updated is not None:
-                access.forget()
-                logger.info("Project permissions changed: %s", project.name)
-                return updated
-            reloaded = await self._store.projects.get(project.id)
-            if reloaded is None:
-                raise NotFoundError(f"No project named {name!r}.")
-            project = reloaded
+            try:
+                outcome = await self._log.execute([event])
+            except ConflictError:
+                project = await self._reload(project)
+                continue
+            access.forget()
+            logger.info("Project permissions changed: %s", project.name)
+            return project_from_doc(outcome.value["project"])
         raise ConflictError("The project kept changing; retry.")
 
     async def list_visible(

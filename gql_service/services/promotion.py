@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, replace
+from typing import Any
 
 from bson import ObjectId
 
@@ -29,7 +30,16 @@ from gql_service.errors import (
 )
 from gql_service.services.access import Access
 from gql_service.services.catalog import CatalogService, check_environment
-from gql_service.storage.documents import tags_to_doc
+from gql_service.events.log import EventLog
+from gql_service.events.model import EventType
+from gql_service.services.recording import collection_event
+from gql_service.storage.documents import (
+    collection_to_doc,
+    promotion_from_doc,
+    promotion_to_doc,
+    resource_to_doc,
+    tags_to_doc,
+)
 from gql_service.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -69,8 +79,9 @@ class Plan:
 
 
 class PromotionService:
-    def __init__(self, store: Store, catalog: CatalogService) -> None:
+    def __init__(self, store: Store, log: EventLog, catalog: CatalogService) -> None:
         self._store = store
+        self._log = log
         self._catalog = catalog
 
     async def promote(self, access: Access, request: PromotionRequest) -> Promotion:
@@ -88,27 +99,28 @@ class PromotionService:
             promotion.status = PromotionStatus.DRY_RUN
             return promotion
 
-        if not await self._store.promotions.insert(promotion):
+        try:
+            return await self._apply(access, plan, promotion)
+        except ConflictError:
+            # A concurrent retry with the same key may have won the race.
             earlier = await self._store.promotions.get_by_key(
                 access.principal.subject, key or ""
-            )
+            ) if key else None
             if earlier is None:
-                raise ConflictError("The idempotency key is in use; retry.")
+                raise
             return await self._replay(access, request, earlier)
-        return await self._apply(access, plan, promotion)
 
     async def _replay(
         self, access: Access, request: PromotionRequest, earlier: Promotion
     ) -> Promotion:
+        # A retry is answered only to someone who could still make the call.
+        await self._catalog.require(access, request.source_id, Role.EDITOR)
         if earlier.fingerprint != request.fingerprint():
             raise ConflictError(
                 "This idempotency key was used for a different promotion."
             )
-        if earlier.status is not PromotionStatus.IN_PROGRESS:
-            return earlier
-        # The first call stopped half way; changes are idempotent, so finish.
-        plan = await self._plan(access, request)
-        return await self._apply(access, plan, earlier)
+        # An IN_PROGRESS one is being finished by its writer or the sweeper.
+        return earlier
 
     async def _plan(self, access: Access, request: PromotionRequest) -> Plan:
         source, _role = await self._catalog.require(access, request.source_id, Role.EDITOR)
@@ -224,42 +236,61 @@ class PromotionService:
         )
 
     async def _apply(self, access: Access, plan: Plan, promotion: Promotion) -> Promotion:
-        target = plan.target
-        if target is None:
-            target = await self._create_target(access, plan)
+        source = plan.source
+        target_id = plan.target.id if plan.target else str(ObjectId())
+        promotion.target_id = target_id
+        operation: dict[str, Any] = {
+            "kind": "promote",
+            "promotion": promotion_to_doc(promotion),
+            "target_doc": None,
+            "update": None,
+            "resources": [
+                resource_to_doc(replace(r, collection_id=target_id))
+                for r in plan.new_resources
+            ],
+        }
+        if plan.target is None:
+            operation["target_doc"] = collection_to_doc(
+                self._new_target(access, plan, target_id)
+            )
         else:
-            target = await self._update_target(plan, target)
-
-        resources = [replace(r, collection_id=target.id) for r in plan.new_resources]
-        inserted = await self._store.resources.insert_new(resources)
-        added = sum(inserted)
-        if added:
-            await self._store.collections.count_resources(
-                target.id, added, {"updated_at": utc_now()}
-            )
-            await self._store.counts.add(
-                target.project_id, target.environment, resources=added
-            )
-
-        promotion.target_id = target.id
-        promotion.status = PromotionStatus.SUCCEEDED
-        promotion.completed_at = utc_now()
-        await self._store.promotions.complete(promotion)
+            operation["update"] = {
+                "kind": "update_collection",
+                "collection_id": ObjectId(target_id),
+                "fields": {
+                    "description": source.description,
+                    "region": source.region,
+                    "tags": tags_to_doc(source.tags),
+                    "promoted_from_id": ObjectId(source.id),
+                    "updated_at": utc_now(),
+                },
+            }
+        target = plan.target or self._new_target(access, plan, target_id)
+        event = collection_event(
+            EventType.ENVIRONMENT_PROMOTED,
+            access.principal.subject,
+            target,
+            operation,
+            changes=plan.changes,
+            promotion_id=promotion.id,
+        )
+        outcome = await self._log.execute([event])
+        access.forget()
         logger.info(
             "Promoted %s/%s from %s to %s",
             plan.project.name,
-            plan.source.name,
-            plan.source.environment,
+            source.name,
+            source.environment,
             plan.target_environment,
         )
-        return promotion
+        return promotion_from_doc(outcome.value["promotion"])
 
-    async def _create_target(self, access: Access, plan: Plan) -> ServiceCollection:
+    def _new_target(self, access: Access, plan: Plan, target_id: str) -> ServiceCollection:
         source = plan.source
         now = utc_now()
         owners = [Grant(g.subject, Role.OWNER) for g in source.grants if g.role is Role.OWNER]
-        target = ServiceCollection(
-            id=str(ObjectId()),
+        return ServiceCollection(
+            id=target_id,
             project_id=plan.project.id,
             project=plan.project.name,
             environment=plan.target_environment,
@@ -275,32 +306,6 @@ class PromotionService:
             created_by=access.principal.subject,
             promoted_from_id=source.id,
         )
-        try:
-            return await self._catalog.insert(plan.project, target)
-        except ConflictError:
-            # Created meanwhile (by a retry of this same promotion, say).
-            existing = await self._store.collections.get_by_name(
-                plan.project.id, plan.target_environment, source.name
-            )
-            if existing is None:
-                raise
-            return await self._update_target(plan, existing)
-
-    async def _update_target(
-        self, plan: Plan, target: ServiceCollection
-    ) -> ServiceCollection:
-        source = plan.source
-        fields = {
-            "description": source.description,
-            "region": source.region,
-            "tags": tags_to_doc(source.tags),
-            "promoted_from_id": ObjectId(source.id),
-            "updated_at": utc_now(),
-        }
-        updated = await self._store.collections.update_checked(target.id, None, fields)
-        if updated is None:
-            raise ConflictError("The target collection was deleted meanwhile; retry.")
-        return updated
 
     async def get_readable(self, access: Access, promotion_id: str) -> Promotion | None:
         promotion = await self._store.promotions.get(promotion_id)

@@ -12,6 +12,8 @@ from bson import ObjectId
 
 from gql_service.domain import validation
 from gql_service.domain.models import (
+    UNCHANGED,
+    FieldChange,
     ResourceGrant,
     ResourceReference,
     ResourceType,
@@ -19,16 +21,19 @@ from gql_service.domain.models import (
     utc_now,
 )
 from gql_service.domain.roles import Role
-from gql_service.errors import (
-    BadUserInputError,
-    ForbiddenError,
-    NotFoundError,
-)
+from gql_service.errors import BadUserInputError, ForbiddenError, NotFoundError
+from gql_service.events.log import EventLog
+from gql_service.events.model import EventType, NewEvent
 from gql_service.services.access import Access
+from gql_service.services.recording import collection_event, diff
 from gql_service.storage.documents import (
+    collection_from_doc,
     hidden_for,
     metadata_to_doc,
+    object_id,
+    resource_from_doc,
     resource_grants_to_doc,
+    resource_to_doc,
     tags_to_doc,
 )
 from gql_service.storage.resources import ResourceQuery
@@ -36,7 +41,6 @@ from gql_service.storage.store import Store
 
 logger = logging.getLogger(__name__)
 
-UNCHANGED = object()
 
 
 class AddStatus(str, Enum):
@@ -72,8 +76,9 @@ class ResourceChanges:
 
 
 class ResourceService:
-    def __init__(self, store: Store, max_bulk: int = 1000) -> None:
+    def __init__(self, store: Store, log: EventLog, max_bulk: int = 1000) -> None:
         self._store = store
+        self._log = log
         self._max_bulk = max_bulk
 
     def _build(self, collection_id: str, new: NewResource, actor: str) -> ResourceReference:
@@ -92,12 +97,28 @@ class ResourceService:
             added_by=actor,
         )
 
-    async def _editable_collection(
-        self, access: Access, collection_id: str
-    ) -> ServiceCollection:
-        collection = await self._store.collections.get(collection_id)
-        found, _role = await access.require_collection(collection, Role.EDITOR)
-        return found
+    def _added_event(
+        self, access: Access, collection: ServiceCollection, resource: ResourceReference
+    ) -> NewEvent:
+        operation = {
+            "kind": "insert_resource",
+            "collection_id": object_id(collection.id),
+            "project_id": object_id(collection.project_id),
+            "environment": collection.environment,
+            "doc": resource_to_doc(resource),
+        }
+        return collection_event(
+            EventType.RESOURCE_ADDED,
+            access.principal.subject,
+            collection,
+            operation,
+            resource=resource,
+            changes=diff(
+                "resource",
+                None,
+                {"resourceType": resource.resource_type.value, "resourceId": resource.resource_id},
+            ),
+        )
 
     async def add(
         self, access: Access, collection_id: str, new: NewResource
@@ -105,10 +126,10 @@ class ResourceService:
         collection = await self._editable_collection(access, collection_id)
         resource = self._build(collection.id, new, access.principal.subject)
 
-        await self._store.resources.insert(resource)
-        updated = await self._count(collection, [resource], 1)
-        logger.debug("Resource added to collection %s", collection.id)
-        return updated, resource
+        outcome = await self._log.execute([self._added_event(access, collection, resource)])
+        if outcome.refused:
+            raise next(iter(outcome.refused.values()))
+        return collection_from_doc(outcome.value["collection"]), resource
 
     async def add_many(
         self, access: Access, collection_id: str, items: Sequence[NewResource]
@@ -130,18 +151,24 @@ class ResourceService:
                 results[index].status = AddStatus.ALREADY_PRESENT
             else:
                 fresh.append((index, resource))
+        if not fresh:
+            return collection, results
 
-        inserted = await self._store.resources.insert_new([r for _, r in fresh])
-        added = []
-        for (index, resource), is_new in zip(fresh, inserted, strict=True):
-            if is_new:
+        events = [self._added_event(access, collection, r) for _, r in fresh]
+        outcome = await self._log.execute(events)
+        refused_at = {
+            position
+            for position, seq in enumerate(outcome.value["seqs"])
+            if seq in outcome.refused
+        }
+        for position, (index, resource) in enumerate(fresh):
+            if position in refused_at:
+                results[index].status = AddStatus.ALREADY_PRESENT
+            else:
                 results[index].status = AddStatus.ADDED
                 results[index].resource = resource
-                added.append(resource)
-            else:
-                results[index].status = AddStatus.ALREADY_PRESENT
-        if added:
-            collection = await self._count(collection, added, len(added))
+        if "collection" in outcome.value:
+            collection = collection_from_doc(outcome.value["collection"])
         return collection, results
 
     def _validate_batch(
@@ -167,24 +194,12 @@ class ResourceService:
             candidates.append((index, resource))
         return results, candidates
 
-    async def _count(
-        self,
-        collection: ServiceCollection,
-        added: list[ResourceReference],
-        delta: int,
+    async def _editable_collection(
+        self, access: Access, collection_id: str
     ) -> ServiceCollection:
-        updated = await self._store.collections.count_resources(
-            collection.id, delta, {"updated_at": utc_now()}
-        )
-        if updated is None:
-            # The collection was deleted while we added: take ours back out.
-            for resource in added:
-                await self._store.resources.delete(resource.id)
-            raise NotFoundError("No such collection.")
-        await self._store.counts.add(
-            collection.project_id, collection.environment, resources=delta
-        )
-        return updated
+        collection = await self._store.collections.get(collection_id)
+        found, _role = await access.require_collection(collection, Role.EDITOR)
+        return found
 
     async def _resource_for(
         self,
@@ -216,35 +231,60 @@ class ResourceService:
             access, collection_id, resource_type, resource_id, Role.EDITOR
         )
         fields: dict[str, Any] = {}
+        diffs: list[FieldChange] = []
         if changes.resource_name is not UNCHANGED:
             name = changes.resource_name
             fields["resource_name"] = validation.resource_name(
                 None if name is None else str(name)
             )
+            diffs += diff("resourceName", resource.resource_name, fields["resource_name"])
         if changes.tags is not UNCHANGED:
             if changes.tags is None:
                 raise BadUserInputError("tags cannot be null; send [].", field="tags")
             fields["tags"] = tags_to_doc(validation.tags(changes.tags))  # type: ignore[arg-type]
+            diffs += diff("tags", tags_to_doc(resource.tags), fields["tags"])
         if changes.metadata is not UNCHANGED:
-            fields["metadata_json"] = metadata_to_doc(validation.metadata(changes.metadata))
-        return await self._apply(collection, resource, fields)
+            if changes.metadata is None:
+                raise BadUserInputError("metadata cannot be null; send {}.", field="metadata")
+            metadata = validation.metadata(changes.metadata)
+            fields["metadata_json"] = metadata_to_doc(metadata)
+            diffs += diff("metadata", resource.metadata, metadata)
+        return await self._apply(
+            access, collection, resource, fields, diffs, EventType.RESOURCE_UPDATED
+        )
 
     async def _apply(
         self,
+        access: Access,
         collection: ServiceCollection,
         resource: ResourceReference,
         fields: dict[str, Any],
+        changes: list[FieldChange],
+        event_type: EventType,
+        restricted: list[str] | None = None,
     ) -> tuple[ServiceCollection, ResourceReference]:
-        fields["updated_at"] = utc_now()
-        updated = await self._store.resources.update(
-            collection.id, resource.resource_type, resource.resource_id, fields
+        operation = {
+            "kind": "update_resource",
+            "resource_ref_id": object_id(resource.id),
+            "collection_id": object_id(collection.id),
+            "project_id": object_id(collection.project_id),
+            "environment": collection.environment,
+            "fields": {**fields, "updated_at": utc_now()},
+            "restricted": restricted or [],
+        }
+        event = collection_event(
+            event_type,
+            access.principal.subject,
+            collection,
+            operation,
+            resource=resource,
+            changes=changes,
         )
-        if updated is None:
-            raise NotFoundError(f"No {resource.resource_type.value} here any more.")
-        bumped = await self._store.collections.count_resources(
-            collection.id, 0, {"updated_at": fields["updated_at"]}
-        )
-        return bumped or collection, updated
+        outcome = await self._log.execute([event])
+        updated = collection_from_doc(outcome.value["collection"]) if outcome.value.get(
+            "collection"
+        ) else collection
+        return updated, resource_from_doc(outcome.value["resource"])
 
     async def remove(
         self,
@@ -256,16 +296,28 @@ class ResourceService:
         collection, resource = await self._resource_for(
             access, collection_id, resource_type, resource_id, Role.EDITOR
         )
-        if not await self._store.resources.delete(resource.id):
-            raise NotFoundError(f"No {resource_type.value} {resource_id!r} here.")
-        updated = await self._store.collections.count_resources(
-            collection.id, -1, {"updated_at": utc_now()}
+        operation = {
+            "kind": "remove_resource",
+            "resource_ref_id": object_id(resource.id),
+            "collection_id": object_id(collection.id),
+            "project_id": object_id(collection.project_id),
+            "environment": collection.environment,
+        }
+        event = collection_event(
+            EventType.RESOURCE_REMOVED,
+            access.principal.subject,
+            collection,
+            operation,
+            resource=resource,
+            changes=diff(
+                "resource",
+                {"resourceType": resource.resource_type.value, "resourceId": resource.resource_id},
+                None,
+            ),
         )
-        if updated is not None:
-            await self._store.counts.add(
-                collection.project_id, collection.environment, resources=-1
-            )
-        return updated or collection, resource
+        outcome = await self._log.execute([event])
+        doc = outcome.value.get("collection")
+        return (collection_from_doc(doc) if doc else collection), resource
 
     async def set_access(
         self,
@@ -283,14 +335,17 @@ class ResourceService:
         checked = _check_resource_grants(grants)
 
         hidden = hidden_for(checked)
-        if hidden:
-            # Mark first, so counts never overstate what a subject may see.
-            await self._store.collections.mark_restricted(collection.id, hidden)
-            await self._store.counts.mark_restricted(
-                collection.project_id, collection.environment, hidden
-            )
         fields = {"access": resource_grants_to_doc(checked), "hidden_for": hidden}
-        return await self._apply(collection, resource, fields)
+        changes = diff("access", resource_grants_to_doc(resource.access), fields["access"])
+        return await self._apply(
+            access,
+            collection,
+            resource,
+            fields,
+            changes,
+            EventType.PERMISSIONS_CHANGED,
+            restricted=hidden,
+        )
 
     async def list_visible(
         self,
@@ -340,4 +395,3 @@ def _check_resource_grants(grants: Sequence[ResourceGrant]) -> list[ResourceGran
     if len(checked) > validation.MAX_GRANTS:
         raise BadUserInputError("Too many grants.", field="grants")
     return checked
-

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pymongo import ReturnDocument
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    PyMongoError,
+)
 
 from gql_service.errors import ServiceUnavailableError
 
@@ -68,7 +73,8 @@ class StoreCollection:
             if options.fault is not None:
                 options.fault(command)
             return await call()
-        except DuplicateKeyError:
+        except (DuplicateKeyError, BulkWriteError):
+            # Uniqueness answers: the repositories turn them into domain errors.
             raise
         except (ConnectionFailure, ServiceUnavailableError) as exc:
             logger.warning("Database unreachable during %s on %s", command, self.name)
@@ -137,12 +143,21 @@ class StoreCollection:
         return int(result.matched_count)
 
     async def find_one_and_update(
-        self, query: Filter, update: Mapping[str, Any], *, upsert: bool = False
+        self,
+        query: Filter,
+        update: Mapping[str, Any],
+        *,
+        upsert: bool = False,
+        projection: Mapping[str, Any] | None = None,
     ) -> Document | None:
         return await self._run(
             "find_and_modify",
             lambda: self._raw.find_one_and_update(
-                query, update, upsert=upsert, return_document=ReturnDocument.AFTER
+                query,
+                update,
+                projection=projection,
+                upsert=upsert,
+                return_document=ReturnDocument.AFTER,
             ),
         )
 

@@ -1,21 +1,13 @@
-"""Promotions: the record of each move between environments."""
+"""Promotions: reads. Writes go through storage.changes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
 from gql_service.domain.models import Promotion, PromotionStatus
-from gql_service.errors import ConflictError
-from gql_service.storage.documents import (
-    changes_to_doc,
-    idempotency_scope,
-    object_id,
-    promotion_from_doc,
-    promotion_to_doc,
-)
+from gql_service.storage.documents import idempotency_scope, object_id, promotion_from_doc
 from gql_service.storage.gateway import StoreCollection
 from gql_service.storage.paging import combine
 
@@ -27,16 +19,6 @@ class PromotionRepository:
     def __init__(self, collection: StoreCollection) -> None:
         self._docs = collection
 
-    async def insert(self, promotion: Promotion) -> bool:
-        """Insert; False when the actor already used the idempotency key."""
-        try:
-            await self._docs.insert_one(promotion_to_doc(promotion))
-        except DuplicateKeyError as exc:
-            if promotion.idempotency_key is None:
-                raise ConflictError("The promotion already exists.") from exc
-            return False
-        return True
-
     async def get(self, promotion_id: str) -> Promotion | None:
         doc = await self._docs.find_one({"_id": object_id(promotion_id)})
         return promotion_from_doc(doc) if doc else None
@@ -46,22 +28,6 @@ class PromotionRepository:
             {"idempotency_scope": idempotency_scope(actor, key)}
         )
         return promotion_from_doc(doc) if doc else None
-
-    async def complete(self, promotion: Promotion) -> None:
-        await self._docs.update_one(
-            {"_id": object_id(promotion.id)},
-            {
-                "$set": {
-                    "status": promotion.status.value,
-                    "target_id": object_id(promotion.target_id)
-                    if promotion.target_id
-                    else None,
-                    "created_target": promotion.created_target,
-                    "changes": changes_to_doc(promotion.changes),
-                    "completed_at": promotion.completed_at,
-                }
-            },
-        )
 
     async def list(
         self,

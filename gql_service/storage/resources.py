@@ -1,4 +1,4 @@
-"""Resource references: one document each, unique by type and id per collection."""
+"""Resource references: reads. Writes go through storage.changes."""
 
 from __future__ import annotations
 
@@ -6,19 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from gql_service.domain.models import ResourceReference, ResourceType, Tag
-from gql_service.errors import ConflictError
-from gql_service.storage.documents import (
-    object_id,
-    resource_from_doc,
-    resource_to_doc,
-)
+from gql_service.storage.documents import object_id, resource_from_doc
 from gql_service.storage.gateway import StoreCollection
+from gql_service.storage.markers import HIDDEN
 from gql_service.storage.paging import combine
 
 SORT = [("_id", 1)]
+# A resource whose removal is under way is already gone for readers.
+LIVE = {"removed_by": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,29 +31,6 @@ class ResourceRepository:
     def __init__(self, collection: StoreCollection) -> None:
         self._docs = collection
 
-    async def insert(self, resource: ResourceReference) -> None:
-        try:
-            await self._docs.insert_one(resource_to_doc(resource))
-        except DuplicateKeyError as exc:
-            raise ConflictError(
-                f"{resource.resource_type.value} {resource.resource_id!r} "
-                "is already in the collection."
-            ) from exc
-
-    async def insert_new(self, resources: list[ResourceReference]) -> list[bool]:
-        """Insert many; return, per item, whether it was new (False: duplicate)."""
-        if not resources:
-            return []
-        inserted = [True] * len(resources)
-        try:
-            await self._docs.insert_many([resource_to_doc(r) for r in resources])
-        except BulkWriteError as exc:
-            for error in exc.details.get("writeErrors", []):
-                if error.get("code") != 11000:
-                    raise
-                inserted[error["index"]] = False
-        return inserted
-
     async def existing_keys(
         self, collection_id: str, keys: list[tuple[ResourceType, str]]
     ) -> set[tuple[str, str]]:
@@ -70,11 +44,19 @@ class ResourceRepository:
     async def get(
         self, collection_id: str, resource_type: ResourceType, resource_id: str
     ) -> ResourceReference | None:
-        doc = await self._docs.find_one(_key(collection_id, resource_type, resource_id))
+        query = {
+            "collection_id": object_id(collection_id),
+            "resource_type": resource_type.value,
+            "resource_id": resource_id,
+            **LIVE,
+        }
+        doc = await self._docs.find_one(query, HIDDEN)
         return resource_from_doc(doc) if doc else None
 
     async def get_by_id(self, resource_ref_id: str) -> ResourceReference | None:
-        doc = await self._docs.find_one({"_id": object_id(resource_ref_id)})
+        doc = await self._docs.find_one(
+            {"_id": object_id(resource_ref_id), **LIVE}, HIDDEN
+        )
         return resource_from_doc(doc) if doc else None
 
     async def list(
@@ -82,50 +64,27 @@ class ResourceRepository:
     ) -> list[ResourceReference]:
         page = {"_id": {"$gt": ObjectId(after)}} if after else None
         docs = await self._docs.find_many(
-            combine(_query_filter(collection_id, query), page), sort=SORT, limit=limit
+            combine(_query_filter(collection_id, query), page),
+            sort=SORT,
+            limit=limit,
+            projection=HIDDEN,
         )
         return [resource_from_doc(doc) for doc in docs]
 
     async def list_all(self, collection_id: str) -> list[ResourceReference]:
         docs = await self._docs.find_many(
-            {"collection_id": object_id(collection_id)}, sort=SORT
+            {"collection_id": object_id(collection_id), **LIVE},
+            sort=SORT,
+            projection=HIDDEN,
         )
         return [resource_from_doc(doc) for doc in docs]
 
     async def count(self, collection_id: str, query: ResourceQuery) -> int:
         return await self._docs.count(_query_filter(collection_id, query))
 
-    async def update(
-        self,
-        collection_id: str,
-        resource_type: ResourceType,
-        resource_id: str,
-        fields: dict[str, Any],
-    ) -> ResourceReference | None:
-        doc = await self._docs.find_one_and_update(
-            _key(collection_id, resource_type, resource_id), {"$set": fields}
-        )
-        return resource_from_doc(doc) if doc else None
-
-    async def delete(self, resource_ref_id: str) -> bool:
-        return await self._docs.delete_one({"_id": object_id(resource_ref_id)}) == 1
-
-    async def delete_all(self, collection_id: str) -> int:
-        return await self._docs.delete_many({"collection_id": object_id(collection_id)})
-
-
-def _key(
-    collection_id: str, resource_type: ResourceType, resource_id: str
-) -> dict[str, Any]:
-    return {
-        "collection_id": object_id(collection_id),
-        "resource_type": resource_type.value,
-        "resource_id": resource_id,
-    }
-
 
 def _query_filter(collection_id: str, query: ResourceQuery) -> dict[str, Any]:
-    parts: list[dict[str, Any]] = [{"collection_id": object_id(collection_id)}]
+    parts: list[dict[str, Any]] = [{"collection_id": object_id(collection_id), **LIVE}]
     if query.resource_types:
         parts.append({"resource_type": {"$in": [t.value for t in query.resource_types]}})
     for tag in query.tags or []:

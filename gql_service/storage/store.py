@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 
+from gql_service.storage.changes import ChangeApplier
 from gql_service.storage.counts import CountRepository
+from gql_service.storage.events import EventRepository
 from gql_service.storage.database import Database
 from gql_service.storage.projects import ProjectRepository
 from gql_service.storage.promotions import PromotionRepository
 from gql_service.storage.resources import ResourceRepository
 from gql_service.storage.service_collections import CollectionRepository
+from gql_service.storage.tombstones import TombstoneRepository
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +27,13 @@ class Store:
         self.resources = ResourceRepository(database.collection("resources"))
         self.counts = CountRepository(database.collection("environment_counts"))
         self.promotions = PromotionRepository(database.collection("promotions"))
+        self.tombstones = TombstoneRepository(
+            database.collection("collection_tombstones")
+        )
+        self.events = EventRepository(
+            database.collection("events"), database.collection("counters")
+        )
+        self.changes = ChangeApplier(database)
 
     async def create_indexes(self) -> None:
         """Every query and uniqueness rule has an index; creating one is idempotent."""
@@ -48,9 +58,16 @@ class Store:
         )
         await resources.create_index([("collection_id", 1), ("_id", 1)])
         await resources.create_index([("collection_id", 1), ("tags.key", 1)])
+        await resources.create_index([("event_seq", 1)])
 
         counts = db.collection("environment_counts")
         await counts.create_index([("project_id", 1), ("environment", 1)], unique=True)
+
+        events = db.collection("events")
+        await events.create_index([("state", 1), ("lease_until", 1)])
+        await events.create_index([("project_id", 1), ("_id", -1)])
+        await events.create_index([("collection_id", 1), ("_id", -1)])
+        await db.collection("collection_tombstones").create_index([("readers", 1)])
 
         promotions = db.collection("promotions")
         await promotions.create_index(

@@ -1,0 +1,1 @@
+"""The event log: every change recorded once, the tailer and the live feed."""

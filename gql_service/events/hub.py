@@ -1,0 +1,283 @@
+"""The live feed of one process: a tailer over the event log and its subscribers.
+
+One task per process reads the log in cursor order, never past an event
+that is still pending, and hands each committed event to the subscribers
+that may read it. Every process tails the same database, so a change made
+through any process reaches subscribers of all of them. Each subscriber
+has a bounded queue; one that falls behind is ended with
+SUBSCRIPTION_OVERFLOW and the cursor to resume from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from gql_service.auth.principal import Principal
+from gql_service.domain.models import Grant
+from gql_service.errors import SubscriptionOverflowError
+from gql_service.events.log import EventLog, Sweeper
+from gql_service.events.model import Event, EventState, EventType
+from gql_service.events.visibility import CollectionState, can_read_event
+from gql_service.storage.events import event_from_doc
+from gql_service.storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+# Events after which cached grants of their project or collection are stale.
+GRANT_CHANGES = frozenset(
+    {
+        EventType.PROJECT_CREATED,
+        EventType.PROJECT_UPDATED,
+        EventType.PERMISSIONS_CHANGED,
+        EventType.COLLECTION_CREATED,
+        EventType.COLLECTION_DELETED,
+        EventType.ENVIRONMENT_PROMOTED,
+    }
+)
+CACHE_LIMIT = 10_000
+WINDOW = 500
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    project: str | None = None
+    environment: str | None = None
+    collection_id: str | None = None
+    types: frozenset[EventType] | None = None
+
+    def matches(self, event: Event) -> bool:
+        return (
+            (self.project is None or event.project == self.project)
+            and (self.environment is None or event.environment == self.environment)
+            and (self.collection_id is None or event.collection_id == self.collection_id)
+            and (self.types is None or event.type in self.types)
+        )
+
+
+@dataclass(eq=False)
+class Subscriber:
+    principal: Principal
+    filter: EventFilter
+    queue: asyncio.Queue[Event]
+    # The newest cursor handed to the client; where to resume after overflow.
+    delivered: int = 0
+    overflowed: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(slots=True)
+class HubOptions:
+    poll_interval: float = 0.1
+    queue_size: int = 1000
+    # How long a reserved cursor may stay unwritten before it is skipped.
+    gap_timeout: float = 5.0
+    sweep_interval: float = 2.0
+
+
+class EventHub:
+    def __init__(self, store: Store, log: EventLog, options: HubOptions | None = None) -> None:
+        self._store = store
+        self._log = log
+        self._sweeper = Sweeper(log)
+        self.options = options or HubOptions()
+        self.position = 0
+        self._subscribers: set[Subscriber] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._gap_since: float | None = None
+        self._project_grants: dict[str, tuple[Grant, ...]] = {}
+        self._collections: dict[str, CollectionState | None] = {}
+        log.listeners.append(self.wake)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        repository = self._store.events
+        first_pending = await repository.first_pending()
+        head = await repository.head()
+        self.position = head if first_pending is None else first_pending - 1
+        self._task = asyncio.create_task(self._run(), name="event-hub")
+        logger.info("Event hub started at cursor %d", self.position)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for subscriber in list(self._subscribers):
+            subscriber.wake.set()
+        self._subscribers.clear()
+
+    async def _run(self) -> None:
+        last_sweep = time.monotonic()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
+            self._wake.clear()
+            try:
+                while await self.poll() == WINDOW:
+                    pass
+                if time.monotonic() - last_sweep > self.options.sweep_interval:
+                    last_sweep = time.monotonic()
+                    await self._sweeper.sweep()
+            except Exception:
+                # The database may be away; keep the tailer alive and retry.
+                logger.exception("Event tailer failed; retrying")
+                await asyncio.sleep(self.options.poll_interval * 10)
+
+    async def poll(self) -> int:
+        """Advance over resolved events in order; return how many were read."""
+        docs = await self._store.events.window(self.position, WINDOW)
+        for doc in docs:
+            seq = int(doc["_id"])
+            if seq != self.position + 1:
+                await self._on_gap()
+                return len(docs)
+            if doc["state"] == EventState.PENDING.value:
+                return len(docs)
+            self._gap_since = None
+            self.position = seq
+            if doc["state"] == EventState.COMMITTED.value:
+                await self._dispatch(event_from_doc(doc))
+        if not docs and await self._store.events.head() > self.position:
+            await self._on_gap()
+        return len(docs)
+
+    async def _on_gap(self) -> None:
+        # A cursor was reserved but its event is not written (yet).
+        now = time.monotonic()
+        if self._gap_since is None:
+            self._gap_since = now
+        elif now - self._gap_since > self.options.gap_timeout:
+            if await self._store.events.skip(self.position + 1):
+                logger.warning("Cursor %d was never written; skipped", self.position + 1)
+            self._gap_since = None
+
+    async def _dispatch(self, event: Event) -> None:
+        if event.type in GRANT_CHANGES:
+            self._forget(event)
+        if not self._subscribers:
+            return
+        grants, collection = await self.grants_for(event)
+        for subscriber in list(self._subscribers):
+            if subscriber.overflowed or not subscriber.filter.matches(event):
+                continue
+            if not can_read_event(subscriber.principal, event, grants, collection):
+                continue
+            try:
+                subscriber.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                subscriber.overflowed = True
+                logger.warning("Subscriber fell behind at cursor %d; ending it", event.seq)
+            subscriber.wake.set()
+
+    def _forget(self, event: Event) -> None:
+        self._project_grants.pop(event.project_id, None)
+        if event.collection_id:
+            self._collections.pop(event.collection_id, None)
+        if len(self._collections) > CACHE_LIMIT:
+            self._collections.clear()
+            self._project_grants.clear()
+
+    async def grants_for(
+        self, event: Event
+    ) -> tuple[tuple[Grant, ...], CollectionState | None]:
+        project_id = event.project_id
+        if project_id not in self._project_grants:
+            project = await self._store.projects.get(project_id)
+            self._project_grants[project_id] = tuple(project.grants) if project else ()
+        collection_id = event.collection_id
+        if collection_id is None:
+            return self._project_grants[project_id], None
+        if collection_id not in self._collections:
+            self._collections[collection_id] = await self._collection_state(collection_id)
+        return self._project_grants[project_id], self._collections[collection_id]
+
+    async def _collection_state(self, collection_id: str) -> CollectionState | None:
+        collection = await self._store.collections.get(collection_id)
+        if collection is not None:
+            return CollectionState(grants=tuple(collection.grants))
+        readers = await self._store.tombstones.readers(collection_id)
+        if readers is None:
+            return None
+        return CollectionState(deleted_readers=frozenset(readers))
+
+    # Subscriptions ------------------------------------------------------
+
+    def open(self, principal: Principal, event_filter: EventFilter) -> tuple[Subscriber, int]:
+        """Register a subscriber; return it and the cursor its live feed starts after."""
+        subscriber = Subscriber(
+            principal, event_filter, asyncio.Queue(self.options.queue_size)
+        )
+        self._subscribers.add(subscriber)
+        logger.info("Subscription opened (%d live)", len(self._subscribers))
+        return subscriber, self.position
+
+    def close(self, subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.discard(subscriber)
+            logger.info("Subscription closed (%d live)", len(self._subscribers))
+
+    async def stream(
+        self, principal: Principal, event_filter: EventFilter, after: int | None
+    ) -> AsyncIterator[Event]:
+        """Replay after ``after`` from the log, then follow live, with no seam."""
+        subscriber, live_from = self.open(principal, event_filter)
+        try:
+            start = live_from if after is None else after
+            subscriber.delivered = start
+            async for event in self._replay(subscriber, start, live_from):
+                subscriber.delivered = event.seq
+                yield event
+            async for event in self._live(subscriber):
+                subscriber.delivered = event.seq
+                yield event
+        finally:
+            self.close(subscriber)
+
+    async def _replay(
+        self, subscriber: Subscriber, after: int, until: int
+    ) -> AsyncIterator[Event]:
+        position = after
+        while position < until:
+            docs = await self._store.events.window(position, min(WINDOW, until - position))
+            if not docs:
+                return
+            for doc in docs:
+                position = int(doc["_id"])
+                if position > until:
+                    return
+                if doc["state"] != EventState.COMMITTED.value:
+                    continue
+                event = event_from_doc(doc)
+                if subscriber.filter.matches(event):
+                    grants, collection = await self.grants_for(event)
+                    if can_read_event(subscriber.principal, event, grants, collection):
+                        yield event
+
+    async def _live(self, subscriber: Subscriber) -> AsyncIterator[Event]:
+        while True:
+            while not subscriber.queue.empty():
+                event = subscriber.queue.get_nowait()
+                if event.seq > subscriber.delivered:
+                    yield event
+            if subscriber.overflowed:
+                raise SubscriptionOverflowError(
+                    "The subscription fell too far behind; resume from lastCursor.",
+                    lastCursor=subscriber.delivered,
+                )
+            if self._task is None:
+                return
+            subscriber.wake.clear()
+            await subscriber.wake.wait()
