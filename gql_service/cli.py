@@ -61,6 +61,9 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         proxy_headers=False,
+        # Per-connection deflate state costs hundreds of KiB per subscriber
+        # for event messages of a few hundred bytes.
+        ws_per_message_deflate=False,
     )
     return 0
 
@@ -75,7 +78,9 @@ def _announce(settings: Settings, demo: bool) -> None:
     secret = signing_secret(settings)
     if not demo or secret is None:
         return
-    print("Demo bearer tokens (valid 12 hours; paste as 'Authorization: Bearer <token>'):")
+    print(
+        "Demo bearer tokens (valid 12 hours; paste as 'Authorization: Bearer <token>'):"
+    )
     for subject, admin in DEMO_USERS:
         token = issue_token(
             secret,

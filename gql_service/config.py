@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(30, ge=0, le=600)
     # Where `serve` keeps the secret it creates for local use.
-    secret_file: str = ".gql-service-secret"
+    secret_file: str = ".gql-service-secret"  # noqa: S105 (a path, not a secret)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     outbound_allow_private: bool = False
 
     max_subscriptions_per_connection: int = Field(20, ge=1, le=1000)
-    subscription_queue_size: int = Field(1000, ge=10, le=100_000)
+    subscription_queue_size: int = Field(1000, ge=1, le=100_000)
     # Legacy graphql-ws: the server sends "ka" this often to keep proxies open.
     keepalive_seconds: float = Field(15.0, gt=0, le=300)
     event_poll_seconds: float = Field(0.1, gt=0, le=10)

@@ -6,9 +6,8 @@ import logging
 import uuid
 
 from gql_service.auth.principal import Principal
-from gql_service.domain.models import ResourceType
+from gql_service.domain.models import Grant, ResourceType
 from gql_service.domain.roles import Role
-from gql_service.domain.models import Grant
 from gql_service.services.access import Access
 from gql_service.services.catalog import NewCollection
 from gql_service.services.projects import NewProject

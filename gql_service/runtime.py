@@ -21,7 +21,9 @@ class ConfigurationError(Exception):
     """A setting that prevents startup; the message names it."""
 
 
-def open_database(settings: Settings, options: GatewayOptions | None = None) -> Database:
+def open_database(
+    settings: Settings, options: GatewayOptions | None = None
+) -> Database:
     if settings.mongodb_uri is None:
         logger.info(
             "Using the embedded in-process store (mongomock-motor): data lives only "

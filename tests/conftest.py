@@ -23,14 +23,19 @@ MONGODB_URI = os.environ.get("GQL_SERVICE_TEST_MONGODB_URI")
 
 def pytest_report_header() -> str:
     if MONGODB_URI:
-        return "storage tests: embedded store and the MongoDB at GQL_SERVICE_TEST_MONGODB_URI"
+        return (
+            "storage tests: embedded store and the MongoDB "
+            "at GQL_SERVICE_TEST_MONGODB_URI"
+        )
     return (
         "storage tests: embedded store only; the real-MongoDB run is SKIPPED because "
         "GQL_SERVICE_TEST_MONGODB_URI is not set"
     )
 
 
-def token_for(subject: str, *, groups: list[str] | None = None, admin: bool = False) -> str:
+def token_for(
+    subject: str, *, groups: list[str] | None = None, admin: bool = False
+) -> str:
     return issue_token(SECRET, subject, groups=groups, admin=admin)
 
 
@@ -58,7 +63,9 @@ def gateway_options() -> GatewayOptions:
 
 
 @pytest.fixture
-async def database(backend: str, gateway_options: GatewayOptions) -> AsyncIterator[Database]:
+async def database(
+    backend: str, gateway_options: GatewayOptions
+) -> AsyncIterator[Database]:
     name = "test_" + uuid.uuid4().hex[:12]
     if backend == "embedded":
         db = open_embedded(name, gateway_options)
@@ -110,9 +117,13 @@ class GraphQLClient:
     ) -> dict[str, Any]:
         headers = {}
         if as_ is not None:
-            headers["Authorization"] = "Bearer " + token_for(as_, groups=groups, admin=admin)
+            headers["Authorization"] = "Bearer " + token_for(
+                as_, groups=groups, admin=admin
+            )
         response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
         )
         body: dict[str, Any] = response.json()
         return body

@@ -30,7 +30,12 @@ async def create_collection(
     **fields: Any,
 ) -> dict[str, Any]:
     variables = {
-        "input": {"name": name, "project": project, "environment": environment, **fields}
+        "input": {
+            "name": name,
+            "project": project,
+            "environment": environment,
+            **fields,
+        }
     }
     body = await gql(CREATE_COLLECTION, variables, as_=as_)
     collection: dict[str, Any] = data(body)["createCollection"]["collection"]

@@ -35,8 +35,16 @@ async def test_same_expected_version_lets_one_writer_win(gql):
 
     bodies = await asyncio.gather(
         *(
-            gql(UPDATE, {"input": {"id": collection["id"], "description": text,
-                                   "expectedVersion": version}})
+            gql(
+                UPDATE,
+                {
+                    "input": {
+                        "id": collection["id"],
+                        "description": text,
+                        "expectedVersion": version,
+                    }
+                },
+            )
             for text in ("first", "second")
         )
     )
@@ -60,8 +68,16 @@ async def test_concurrent_adds_and_removes_keep_the_counter(gql):
     await asyncio.gather(
         *(add_resource(gql, collection["id"], f"new-{n}") for n in range(10)),
         *(
-            gql(remove, {"input": {"collectionId": collection["id"],
-                                   "resourceType": "INSTANCE", "resourceId": f"old-{n}"}})
+            gql(
+                remove,
+                {
+                    "input": {
+                        "collectionId": collection["id"],
+                        "resourceType": "INSTANCE",
+                        "resourceId": f"old-{n}",
+                    }
+                },
+            )
             for n in range(10)
         ),
     )
@@ -79,8 +95,15 @@ async def test_concurrent_permission_changes_keep_both(gql):
 
     await asyncio.gather(
         *(
-            gql(grant, {"input": {"id": collection["id"],
-                                  "grant": [{"subject": f"user{n}@x.io", "role": "EDITOR"}]}})
+            gql(
+                grant,
+                {
+                    "input": {
+                        "id": collection["id"],
+                        "grant": [{"subject": f"user{n}@x.io", "role": "EDITOR"}],
+                    }
+                },
+            )
             for n in range(5)
         )
     )

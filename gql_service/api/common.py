@@ -37,7 +37,11 @@ class TagInput:
     value: str
 
 
-@strawberry.type(description="A role held by a subject: a user id (the token's `sub`) or `group:<name>`.")
+@strawberry.type(
+    description=(
+        "A role held by a subject: a user id (the token's `sub`) or `group:<name>`."
+    )
+)
 class Grant:
     subject: str
     role: Role
@@ -52,14 +56,20 @@ class GrantInput:
         return models.Grant(self.subject, Role(self.role))
 
 
-@strawberry.type(description="Who is asking, as the service understood the bearer token.")
+@strawberry.type(
+    description="Who is asking, as the service understood the bearer token."
+)
 class Viewer:
     subject: str
     groups: list[str]
     is_admin: bool
 
 
-@strawberry.type(description="A change to one field, as recorded in the audit log and promotion diffs.")
+@strawberry.type(
+    description=(
+        "A change to one field, as recorded in the audit log and promotion diffs."
+    )
+)
 class FieldChange:
     field: str
     before: strawberry.scalars.JSON | None

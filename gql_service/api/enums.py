@@ -12,7 +12,9 @@ RoleEnum = strawberry.enum(Role, name="Role")
 ResourceRoleEnum = strawberry.enum(
     ResourceRole,
     name="ResourceRole",
-    description="A role set on one resource only; NONE hides the resource from that subject.",
+    description=(
+        "A role set on one resource only; NONE hides the resource from that subject."
+    ),
 )
 ResourceTypeEnum = strawberry.enum(ResourceType, name="ResourceType")
 AddResourceStatusEnum = strawberry.enum(AddStatus, name="AddResourceStatus")

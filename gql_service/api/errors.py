@@ -93,7 +93,9 @@ def request_errors(context: Any) -> list[GraphQLError]:
     """Problems graphql-core or strawberry would let through: text we refuse
     anywhere (NUL, lone surrogates) and an operation left to guess."""
     document = context.graphql_document
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    operations = [
+        d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+    ]
     # NOTE: strawberry runs the first operation when several are sent without
     # operationName; the GraphQL spec requires refusing the request.
     if len(operations) > 1 and context._provided_operation_name is None:
@@ -161,8 +163,13 @@ class ErrorCodes(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if context.graphql_document is not None and context.pre_execution_errors is None:
-            errors = validate(context.schema._schema, context.graphql_document, self._rules)
+        if (
+            context.graphql_document is not None
+            and context.pre_execution_errors is None
+        ):
+            errors = validate(
+                context.schema._schema, context.graphql_document, self._rules
+            )
             if not errors:
                 errors = request_errors(context)
             for error in errors:
@@ -182,3 +189,9 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         if result is not None and getattr(result, "errors", None):
             result.errors = [code_error(error) for error in result.errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a subscription gets its codes before it is sent."""
+        if getattr(result, "errors", None):
+            result.errors = [code_error(error) for error in result.errors]
+        yield None

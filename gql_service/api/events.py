@@ -41,7 +41,9 @@ class EventNode(Node):
     type: EventType
     occurred_at: datetime
     actor: str | None = strawberry.field(
-        description="The subject whose request caused the event; null for the scheduler."
+        description=(
+            "The subject whose request caused the event; null for the scheduler."
+        )
     )
     project: str
     environment: str | None
@@ -151,7 +153,9 @@ async def event_page(
         return await audit.count(context.access, wanted)
 
     return EventConnection(
-        edges=[EventEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
+        edges=[
+            EventEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)
+        ],
         nodes=nodes,
         page_info=page_info(cursors, len(found) > limit, after),
         counter=count,
@@ -161,7 +165,11 @@ async def event_page(
 def audit_filter(event_filter: EventFilter | None) -> AuditFilter:
     if event_filter is None:
         return AuditFilter()
-    if event_filter.since and event_filter.until and event_filter.since > event_filter.until:
+    if (
+        event_filter.since
+        and event_filter.until
+        and event_filter.since > event_filter.until
+    ):
         raise BadUserInputError("since must not be after until.", field="since")
     return AuditFilter(
         project=event_filter.project,
@@ -200,7 +208,9 @@ class Subscription:
         hub = context.services.hub
         start = decode_event_cursor(after) if after else None
         if start is not None and start > await context.services.store.events.head():
-            raise BadUserInputError("after is not a cursor of this feed.", field="after")
+            raise BadUserInputError(
+                "after is not a cursor of this feed.", field="after"
+            )
         wanted = FeedFilter(
             project=project,
             environment=environment,

@@ -15,7 +15,9 @@ class CreateProjectInput:
     description: str | None = ""
     environments: list[str] | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Environment slugs in promotion order; defaults to the standard four.",
+        description=(
+            "Environment slugs in promotion order; defaults to the standard four."
+        ),
     )
     editors: list[str] | None = strawberry.field(default_factory=list)
     viewers: list[str] | None = strawberry.field(default_factory=list)
@@ -180,7 +182,10 @@ class PromoteCollectionInput:
     )
     include_resources: bool | None = strawberry.field(
         default=False,
-        description="Copy resource references into the target (default: only the definition moves).",
+        description=(
+            "Copy resource references into the target "
+            "(default: only the definition moves)."
+        ),
     )
     include_workflows: bool | None = False
     reason: str | None = None
@@ -192,5 +197,6 @@ class PromoteCollectionInput:
         ),
     )
     dry_run: bool | None = strawberry.field(
-        default=False, description="Compute and return the changes without applying them."
+        default=False,
+        description="Compute and return the changes without applying them.",
     )

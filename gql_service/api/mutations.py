@@ -8,7 +8,6 @@ from gql_service.api.common import tag_pairs
 from gql_service.api.context import Info
 from gql_service.api.ids import decode_id, encode_id
 from gql_service.api.inputs import (
-    UpdateResourceInput,
     AddResourceInput,
     AddResourcesInput,
     CreateCollectionInput,
@@ -21,6 +20,7 @@ from gql_service.api.inputs import (
     UpdateCollectionPermissionsInput,
     UpdateProjectInput,
     UpdateProjectPermissionsInput,
+    UpdateResourceInput,
 )
 from gql_service.api.payloads import (
     AddResourcesPayload,
@@ -38,8 +38,7 @@ from gql_service.api.types import (
     ResourceReferenceType,
     ServiceCollectionType,
 )
-from gql_service.domain.models import ResourceGrant
-from gql_service.domain.models import UNCHANGED
+from gql_service.domain.models import UNCHANGED, ResourceGrant
 from gql_service.services.catalog import CollectionChanges, NewCollection
 from gql_service.services.projects import NewProject
 from gql_service.services.promotion import PromotionRequest
@@ -62,9 +61,13 @@ def _version(value: int | None) -> int | None:
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    async def create_project(self, info: Info, input: CreateProjectInput) -> ProjectPayload:
+    async def create_project(
+        self, info: Info, input: CreateProjectInput
+    ) -> ProjectPayload:
         context = info.context
-        environments = None if input.environments is strawberry.UNSET else input.environments
+        environments = (
+            None if input.environments is strawberry.UNSET else input.environments
+        )
         project = await context.services.projects.create(
             context.access,
             NewProject(
@@ -79,10 +82,16 @@ class Mutation:
         return ProjectPayload(project=ProjectType.from_model(project))
 
     @strawberry.mutation
-    async def update_project(self, info: Info, input: UpdateProjectInput) -> ProjectPayload:
+    async def update_project(
+        self, info: Info, input: UpdateProjectInput
+    ) -> ProjectPayload:
         context = info.context
-        description = None if input.description is strawberry.UNSET else input.description
-        environments = None if input.environments is strawberry.UNSET else input.environments
+        description = (
+            None if input.description is strawberry.UNSET else input.description
+        )
+        environments = (
+            None if input.environments is strawberry.UNSET else input.environments
+        )
         project = await context.services.projects.update(
             context.access,
             input.name,
@@ -126,7 +135,9 @@ class Mutation:
             ),
         )
         context.forget()
-        return CollectionPayload(collection=ServiceCollectionType.from_model(collection))
+        return CollectionPayload(
+            collection=ServiceCollectionType.from_model(collection)
+        )
 
     @strawberry.mutation
     async def update_collection(
@@ -137,13 +148,17 @@ class Mutation:
         changes = CollectionChanges(
             description=_given(input.description),
             region=_given(input.region),
-            tags=UNCHANGED if tags is strawberry.UNSET else (None if tags is None else tag_pairs(tags)),
+            tags=UNCHANGED
+            if tags is strawberry.UNSET
+            else (None if tags is None else tag_pairs(tags)),
             expected_version=_version(input.expected_version),
         )
         collection = await context.services.catalog.update(
             context.access, _collection_id(input.id, "id"), changes
         )
-        return CollectionPayload(collection=ServiceCollectionType.from_model(collection))
+        return CollectionPayload(
+            collection=ServiceCollectionType.from_model(collection)
+        )
 
     @strawberry.mutation
     async def delete_collection(
@@ -170,7 +185,9 @@ class Mutation:
             input.revoke or [],
         )
         context.forget()
-        return CollectionPayload(collection=ServiceCollectionType.from_model(collection))
+        return CollectionPayload(
+            collection=ServiceCollectionType.from_model(collection)
+        )
 
     @strawberry.mutation
     async def add_resource_to_collection(
@@ -230,12 +247,16 @@ class Mutation:
         )
 
     @strawberry.mutation
-    async def update_resource(self, info: Info, input: UpdateResourceInput) -> ResourcePayload:
+    async def update_resource(
+        self, info: Info, input: UpdateResourceInput
+    ) -> ResourcePayload:
         context = info.context
         tags = input.tags
         changes = ResourceChanges(
             resource_name=_given(input.resource_name),
-            tags=UNCHANGED if tags is strawberry.UNSET else (None if tags is None else tag_pairs(tags)),
+            tags=UNCHANGED
+            if tags is strawberry.UNSET
+            else (None if tags is None else tag_pairs(tags)),
             metadata=_given(input.metadata),
         )
         collection, resource = await context.services.resources.update(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from gql_service.api.common import Node, Viewer
+from gql_service.api.common import Node, Viewer, page_info
+from gql_service.api.context import Info
 from gql_service.api.events import (
     EventConnection,
     EventFilter,
@@ -12,8 +13,13 @@ from gql_service.api.events import (
     audit_filter,
     event_page,
 )
-from gql_service.api.context import Info
-from gql_service.api.ids import decode_any_id, decode_cursor, decode_id, encode_cursor, page_size
+from gql_service.api.ids import (
+    decode_any_id,
+    decode_cursor,
+    decode_id,
+    encode_cursor,
+    page_size,
+)
 from gql_service.api.inputs import CollectionFilter, PromotionFilter
 from gql_service.api.types import (
     ProjectConnection,
@@ -27,7 +33,6 @@ from gql_service.api.types import (
     ServiceCollectionType,
     list_collections,
 )
-from gql_service.api.common import page_info
 from gql_service.domain import models, validation
 from gql_service.storage.service_collections import CollectionQuery
 
@@ -55,7 +60,9 @@ class Query:
         collection = await context.services.catalog.get_readable(
             context.access, resource.collection_id
         )
-        if collection is None or not await context.access.resource_role(collection, resource):
+        if collection is None or not await context.access.resource_role(
+            collection, resource
+        ):
             return None
         return ResourceReferenceType.from_model(resource, collection)
 
@@ -83,7 +90,9 @@ class Query:
         context = info.context
         service = context.services.projects
         found = await service.list_visible(
-            context.access, (after_key[0], after_key[1]) if after_key else None, limit + 1
+            context.access,
+            (after_key[0], after_key[1]) if after_key else None,
+            limit + 1,
         )
         page = found[:limit]
         cursors = [encode_cursor("project", p.name, p.id) for p in page]
@@ -93,14 +102,19 @@ class Query:
             return await service.count_visible(context.access)
 
         return ProjectConnection(
-            edges=[ProjectEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
+            edges=[
+                ProjectEdge(cursor=c, node=n)
+                for c, n in zip(cursors, nodes, strict=True)
+            ],
             nodes=nodes,
             page_info=page_info(cursors, len(found) > limit, after),
             counter=count,
         )
 
     @strawberry.field
-    async def collection(self, info: Info, id: strawberry.ID) -> ServiceCollectionType | None:
+    async def collection(
+        self, info: Info, id: strawberry.ID
+    ) -> ServiceCollectionType | None:
         return await _collection(info, decode_id(id, "ServiceCollection"))
 
     @strawberry.field
@@ -160,7 +174,9 @@ class Query:
             ),
             "statuses": filter.status if filter else None,
         }
-        found = await store.promotions.list(scope, after=after_id, limit=limit + 1, **criteria)
+        found = await store.promotions.list(
+            scope, after=after_id, limit=limit + 1, **criteria
+        )
         page = found[:limit]
         cursors = [encode_cursor("promotion", p.id) for p in page]
         nodes = [PromotionType.from_model(p) for p in page]
@@ -169,7 +185,10 @@ class Query:
             return await store.promotions.count(scope, **criteria)
 
         return PromotionConnection(
-            edges=[PromotionEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
+            edges=[
+                PromotionEdge(cursor=c, node=n)
+                for c, n in zip(cursors, nodes, strict=True)
+            ],
             nodes=nodes,
             page_info=page_info(cursors, len(found) > limit, after),
             counter=count,
@@ -194,7 +213,9 @@ async def _promotion(info: Info, object_id: str) -> PromotionType | None:
     return PromotionType.from_model(found) if found else None
 
 
-async def _collection_query(info: Info, filter: CollectionFilter | None) -> CollectionQuery:
+async def _collection_query(
+    info: Info, filter: CollectionFilter | None
+) -> CollectionQuery:
     if filter is None:
         return CollectionQuery()
     project_ids = None
@@ -205,7 +226,9 @@ async def _collection_query(info: Info, filter: CollectionFilter | None) -> Coll
     if filter.environment is not None:
         validation.check_text(filter.environment, "filter.environment", max_length=200)
     if filter.name_contains is not None:
-        validation.check_text(filter.name_contains, "filter.nameContains", max_length=200)
+        validation.check_text(
+            filter.name_contains, "filter.nameContains", max_length=200
+        )
     tags = validation.tags([(t.key, t.value) for t in filter.tags or []], "filter.tags")
     return CollectionQuery(
         project_ids=project_ids,

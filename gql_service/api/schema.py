@@ -64,4 +64,3 @@ def build_schema(*, introspection: bool = False) -> CodedSchema:
 
 def export_sdl() -> str:
     return build_schema(introspection=True).as_str() + "\n"
-

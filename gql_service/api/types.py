@@ -19,7 +19,11 @@ from gql_service.api.context import Info
 from gql_service.api.enums import AddStatus
 from gql_service.api.ids import decode_cursor, encode_cursor, encode_id, page_size
 from gql_service.domain import models
-from gql_service.domain.models import STANDARD_ENVIRONMENTS, PromotionStatus, ResourceType
+from gql_service.domain.models import (
+    STANDARD_ENVIRONMENTS,
+    PromotionStatus,
+    ResourceType,
+)
 from gql_service.domain.roles import ResourceRole, Role
 from gql_service.events.model import EventType
 from gql_service.storage.resources import ResourceQuery
@@ -75,16 +79,22 @@ class ResourceReferenceType(Node):
         )
 
     @strawberry.field(
-        description="Grants that override the collection's roles for this resource alone."
+        description=(
+            "Grants that override the collection's roles for this resource alone."
+        )
     )
     def access(self) -> list[ResourceGrant]:
-        return [ResourceGrant(subject=g.subject, role=g.role) for g in self.model.access]
+        return [
+            ResourceGrant(subject=g.subject, role=g.role) for g in self.model.access
+        ]
 
     @strawberry.field(description="The viewer's effective role on this resource.")
     async def my_role(self, info: Info) -> Role | None:
         if self.collection_model is None:
             return None
-        return await info.context.access.resource_role(self.collection_model, self.model)
+        return await info.context.access.resource_role(
+            self.collection_model, self.model
+        )
 
 
 @strawberry.type
@@ -126,7 +136,9 @@ class ServiceCollectionType(Node):
     region: str | None
     tags: list[Tag]
     version: int = strawberry.field(
-        description="Increases by one with every change; pass it back as expectedVersion."
+        description=(
+            "Increases by one with every change; pass it back as expectedVersion."
+        )
     )
     created_at: datetime
     updated_at: datetime
@@ -168,7 +180,9 @@ class ServiceCollectionType(Node):
         return self.model.subjects_with(Role.VIEWER)
 
     @strawberry.field(
-        description="The viewer's effective role (project and collection grants combined)."
+        description=(
+            "The viewer's effective role (project and collection grants combined)."
+        )
     )
     async def my_role(self, info: Info) -> Role | None:
         return await info.context.access.collection_role(self.model)
@@ -181,7 +195,10 @@ class ServiceCollectionType(Node):
         )
 
     @strawberry.field(
-        description="The collection this one was last promoted from, when the viewer may read it."
+        description=(
+            "The collection this one was last promoted from, "
+            "when the viewer may read it."
+        )
     )
     async def promoted_from(self, info: Info) -> ServiceCollectionType | None:
         if self.model.promoted_from_id is None:
@@ -215,7 +232,9 @@ class ServiceCollectionType(Node):
         after_id = decode_cursor(after, "resource", 1)[0] if after else None
         query = ResourceQuery(
             resource_types=filter.resource_types if filter else None,
-            tags=[models.Tag(t.key, t.value) for t in filter.tags or []] if filter else None,
+            tags=[models.Tag(t.key, t.value) for t in filter.tags or []]
+            if filter
+            else None,
             tag_keys=filter.tag_keys if filter else None,
         )
         context = info.context
@@ -231,7 +250,10 @@ class ServiceCollectionType(Node):
             return await service.count_visible(context.access, self.model, query)
 
         return ResourceConnection(
-            edges=[ResourceEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
+            edges=[
+                ResourceEdge(cursor=c, node=n)
+                for c, n in zip(cursors, nodes, strict=True)
+            ],
             nodes=nodes,
             page_info=page_info(cursors, len(found) > limit, after),
             counter=count,
@@ -257,14 +279,18 @@ class ServiceCollectionConnection:
 
 
 def collection_connection(
-    found: list[models.ServiceCollection], limit: int, after: str | None, counter: Counter
+    found: list[models.ServiceCollection],
+    limit: int,
+    after: str | None,
+    counter: Counter,
 ) -> ServiceCollectionConnection:
     page = found[:limit]
     cursors = [encode_cursor("collection", c.name, c.id) for c in page]
     nodes = [ServiceCollectionType.from_model(c) for c in page]
     return ServiceCollectionConnection(
         edges=[
-            ServiceCollectionEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)
+            ServiceCollectionEdge(cursor=c, node=n)
+            for c, n in zip(cursors, nodes, strict=True)
         ],
         nodes=nodes,
         page_info=page_info(cursors, len(found) > limit, after),
@@ -280,7 +306,10 @@ async def list_collections(
     context = info.context
     catalog = context.services.catalog
     found = await catalog.list_visible(
-        context.access, query, (after_key[0], after_key[1]) if after_key else None, limit + 1
+        context.access,
+        query,
+        (after_key[0], after_key[1]) if after_key else None,
+        limit + 1,
     )
 
     async def count() -> int:
@@ -293,23 +322,33 @@ async def list_collections(
 class EnvironmentStage:
     project_model: strawberry.Private[models.Project]
     name: str
-    position: int = strawberry.field(description="0-based place on the project's promotion path.")
+    position: int = strawberry.field(
+        description="0-based place on the project's promotion path."
+    )
     is_standard: bool = strawberry.field(
         description="True for development, testing, staging and production."
     )
 
     async def _visible(self, info: Info) -> list[models.ServiceCollection]:
-        loaded = await info.context.loaders.project_collections.load(self.project_model.id)
+        loaded = await info.context.loaders.project_collections.load(
+            self.project_model.id
+        )
         return [c for c in loaded if c.environment == self.name]
 
     @strawberry.field(
-        description="The project's collections in this environment that the viewer may read, by name."
+        description=(
+            "The project's collections in this environment "
+            "that the viewer may read, by name."
+        )
     )
     async def collections(
         self, info: Info, first: int | None = 100
     ) -> list[ServiceCollectionType]:
         limit = page_size(first, 100)
-        return [ServiceCollectionType.from_model(c) for c in (await self._visible(info))[:limit]]
+        return [
+            ServiceCollectionType.from_model(c)
+            for c in (await self._visible(info))[:limit]
+        ]
 
     async def _counts(self, info: Info) -> tuple[int, int]:
         context = info.context
@@ -359,7 +398,10 @@ class ProjectType(Node):
         )
 
     @strawberry.field(
-        description="The promotion path, in order (default: development, testing, staging, production)."
+        description=(
+            "The promotion path, in order "
+            "(default: development, testing, staging, production)."
+        )
     )
     def environments(self) -> list[EnvironmentStage]:
         return [
@@ -384,7 +426,9 @@ class ProjectType(Node):
     def viewers(self) -> list[str]:
         return self.model.subjects_with(Role.VIEWER)
 
-    @strawberry.field(description="The viewer's role on the project itself; null when it has none.")
+    @strawberry.field(
+        description="The viewer's role on the project itself; null when it has none."
+    )
     def my_role(self, info: Info) -> Role | None:
         return info.context.access.project_role(self.model)
 
@@ -432,7 +476,9 @@ class PromotionType(Node):
     model: strawberry.Private[models.Promotion]
     id: strawberry.ID
     project: str
-    name: str = strawberry.field(description="Collection name, the same in both environments.")
+    name: str = strawberry.field(
+        description="Collection name, the same in both environments."
+    )
     source_environment: str
     target_environment: str
     status: PromotionStatus

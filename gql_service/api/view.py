@@ -11,22 +11,23 @@ import json
 import logging
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from cross_web import HTTPException
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import (
     CannotGetOperationTypeError,
     InvalidOperationTypeError,
 )
 from strawberry.types.graphql import OperationType
-from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.types.unset import UNSET
-from strawberry.schema.base import BaseSchema
 
 from gql_service.api.context import Context
+from gql_service.api.websocket import LegacyWSHandler, TransportWSHandler
 from gql_service.auth.principal import Principal
 from gql_service.auth.tokens import TokenVerifier, bearer_token
 from gql_service.errors import ServiceError, UnauthenticatedError
@@ -51,6 +52,9 @@ def error_response(
 
 
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(
         self,
         schema: BaseSchema,
@@ -75,11 +79,16 @@ class GraphQLView(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as exc:
             response = error_response(
-                exc.status_code, exc.reason, HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+                exc.status_code,
+                exc.reason,
+                HTTP_CODES.get(exc.status_code, "BAD_REQUEST"),
             )
         except UnauthenticatedError as exc:
             response = error_response(
-                401, exc.message, exc.code, {"WWW-Authenticate": 'Bearer realm="graphql"'}
+                401,
+                exc.message,
+                exc.code,
+                {"WWW-Authenticate": 'Bearer realm="graphql"'},
             )
         await response(scope, receive, send)
 
@@ -95,7 +104,9 @@ class GraphQLView(GraphQL[Context, None]):
         context = Context(self.services, None, request=request, response=response)
         if isinstance(request, Request):
             try:
-                context.principal = self.authenticate(request.headers.get("authorization"))
+                context.principal = self.authenticate(
+                    request.headers.get("authorization")
+                )
             except ServiceError as exc:
                 context.auth_error = exc
         return context
@@ -106,16 +117,25 @@ class GraphQLView(GraphQL[Context, None]):
         header = params.get("Authorization") or params.get("authorization")
         try:
             if not isinstance(header, str):
-                raise UnauthenticatedError("connection_init needs an Authorization entry.")
+                raise UnauthenticatedError(
+                    "connection_init needs an Authorization entry."
+                )
             context.principal = self.authenticate(header)
         except ServiceError as exc:
             logger.info("WebSocket connection refused: %s", exc.code)
-            raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from exc
+            raise ConnectionRejectionError(
+                {"message": exc.message, "code": exc.code}
+            ) from exc
         return UNSET
 
     async def execute_operation(  # type: ignore[override]
-        self, request: Request, request_adapter: Any, request_data: Any, context: Context,
-        root_value: Any, sub_response: Any,
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: Any,
+        context: Context,
+        root_value: Any,
+        sub_response: Any,
     ) -> Any:
         if context.auth_error is not None:
             raise context.auth_error
@@ -129,8 +149,13 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def execute_single(  # type: ignore[override]
-        self, request: Request, request_adapter: Any, sub_response: Any,
-        context: Context, root_value: Any, request_data: Any,
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: Any,
     ) -> Any:
         allowed = OperationType.from_http(request_adapter.method)
         try:
@@ -145,7 +170,9 @@ class GraphQLView(GraphQL[Context, None]):
             )
         except InvalidOperationTypeError as exc:
             if request_adapter.method == "GET":
-                raise HTTPException(405, "Mutations are only allowed over POST.") from exc
+                raise HTTPException(
+                    405, "Mutations are only allowed over POST."
+                ) from exc
             raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from exc

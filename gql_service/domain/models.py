@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from gql_service.domain.roles import ResourceRole, Role
@@ -23,7 +23,7 @@ UNCHANGED: Any = Unchanged()
 STANDARD_ENVIRONMENTS = frozenset(DEFAULT_ENVIRONMENTS)
 
 
-class ResourceType(str, Enum):
+class ResourceType(StrEnum):
     INSTANCE = "INSTANCE"
     BARE_METAL = "BARE_METAL"
     KUBERNETES_CLUSTER = "KUBERNETES_CLUSTER"
@@ -44,7 +44,7 @@ class ResourceType(str, Enum):
     CDN = "CDN"
 
 
-class PromotionStatus(str, Enum):
+class PromotionStatus(StrEnum):
     # Recorded, target not yet fully changed; a retry with the key finishes it.
     IN_PROGRESS = "IN_PROGRESS"
     DRY_RUN = "DRY_RUN"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import Enum
+from enum import StrEnum
 
 from gql_service.auth.principal import Principal
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     VIEWER = "VIEWER"
     EDITOR = "EDITOR"
     OWNER = "OWNER"
@@ -24,7 +24,7 @@ class Role(str, Enum):
 _RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
 
 
-class ResourceRole(str, Enum):
+class ResourceRole(StrEnum):
     EDITOR = "EDITOR"
     VIEWER = "VIEWER"
     NONE = "NONE"

@@ -35,7 +35,9 @@ MAX_REASON = 1000
 def check_text(value: str, field: str, *, max_length: int, min_length: int = 0) -> str:
     """Refuse NUL, lone surrogates and lengths outside the bounds."""
     if "\x00" in value:
-        raise BadUserInputError(f"{field} must not contain NUL characters.", field=field)
+        raise BadUserInputError(
+            f"{field} must not contain NUL characters.", field=field
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -68,8 +70,7 @@ def environment_name(value: str, field: str = "environment") -> str:
 
 def collection_name(value: str, field: str = "name") -> str:
     rule = (
-        "1-100 ASCII letters, digits, '.', '_' and '-', "
-        "starting with a letter or digit"
+        "1-100 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit"
     )
     return _check_pattern(value, field, COLLECTION_NAME, rule)
 
@@ -87,7 +88,9 @@ def description(value: str, field: str = "description") -> str:
 
 def environment_path(values: Sequence[str], field: str = "environments") -> list[str]:
     if not values:
-        raise BadUserInputError("A project needs at least one environment.", field=field)
+        raise BadUserInputError(
+            "A project needs at least one environment.", field=field
+        )
     if len(values) > MAX_ENVIRONMENTS:
         raise BadUserInputError(
             f"A project may have at most {MAX_ENVIRONMENTS} environments.", field=field
@@ -178,7 +181,9 @@ def _check_json(value: Any, field: str, depth: int) -> None:
     elif isinstance(value, str):
         check_text(value, field, max_length=MAX_METADATA_BYTES)
     elif isinstance(value, float) and not math.isfinite(value):
-        raise BadUserInputError(f"{field} must not contain NaN or Infinity.", field=field)
+        raise BadUserInputError(
+            f"{field} must not contain NaN or Infinity.", field=field
+        )
 
 
 def reason(value: str | None, field: str = "reason") -> str | None:

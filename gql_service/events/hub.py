@@ -54,7 +54,9 @@ class EventFilter:
         return (
             (self.project is None or event.project == self.project)
             and (self.environment is None or event.environment == self.environment)
-            and (self.collection_id is None or event.collection_id == self.collection_id)
+            and (
+                self.collection_id is None or event.collection_id == self.collection_id
+            )
             and (self.types is None or event.type in self.types)
         )
 
@@ -80,7 +82,9 @@ class HubOptions:
 
 
 class EventHub:
-    def __init__(self, store: Store, log: EventLog, options: HubOptions | None = None) -> None:
+    def __init__(
+        self, store: Store, log: EventLog, options: HubOptions | None = None
+    ) -> None:
         self._store = store
         self._log = log
         self._sweeper = Sweeper(log)
@@ -161,7 +165,9 @@ class EventHub:
             self._gap_since = now
         elif now - self._gap_since > self.options.gap_timeout:
             if await self._store.events.skip(self.position + 1):
-                logger.warning("Cursor %d was never written; skipped", self.position + 1)
+                logger.warning(
+                    "Cursor %d was never written; skipped", self.position + 1
+                )
             self._gap_since = None
 
     async def _dispatch(self, event: Event) -> None:
@@ -179,7 +185,9 @@ class EventHub:
                 subscriber.queue.put_nowait(event)
             except asyncio.QueueFull:
                 subscriber.overflowed = True
-                logger.warning("Subscriber fell behind at cursor %d; ending it", event.seq)
+                logger.warning(
+                    "Subscriber fell behind at cursor %d; ending it", event.seq
+                )
             subscriber.wake.set()
 
     def _forget(self, event: Event) -> None:
@@ -201,7 +209,9 @@ class EventHub:
         if collection_id is None:
             return self._project_grants[project_id], None
         if collection_id not in self._collections:
-            self._collections[collection_id] = await self._collection_state(collection_id)
+            self._collections[collection_id] = await self._collection_state(
+                collection_id
+            )
         return self._project_grants[project_id], self._collections[collection_id]
 
     async def _collection_state(self, collection_id: str) -> CollectionState | None:
@@ -215,8 +225,11 @@ class EventHub:
 
     # Subscriptions ------------------------------------------------------
 
-    def open(self, principal: Principal, event_filter: EventFilter) -> tuple[Subscriber, int]:
-        """Register a subscriber; return it and the cursor its live feed starts after."""
+    def open(
+        self, principal: Principal, event_filter: EventFilter
+    ) -> tuple[Subscriber, int]:
+        """Register a subscriber; return it and the
+        cursor its live feed starts after."""
         subscriber = Subscriber(
             principal, event_filter, asyncio.Queue(self.options.queue_size)
         )
@@ -251,7 +264,9 @@ class EventHub:
     ) -> AsyncIterator[Event]:
         position = after
         while position < until:
-            docs = await self._store.events.window(position, min(WINDOW, until - position))
+            docs = await self._store.events.window(
+                position, min(WINDOW, until - position)
+            )
             if not docs:
                 return
             for doc in docs:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from gql_service.domain.models import utc_now
 from gql_service.errors import ServiceError, ServiceUnavailableError
 from gql_service.events.model import EventState, NewEvent
 from gql_service.storage.changes import ChangeApplier, Outcome
-from gql_service.storage.events import CursorTaken, EventRepository
+from gql_service.storage.events import CursorTakenError, EventRepository
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +53,16 @@ class EventLog:
             # the events pending for the sweeper, which can tell.
             raise
         except ServiceError:
-            await self.repository.set_state(seqs, EventState.PENDING, EventState.ABORTED)
+            await self.repository.set_state(
+                seqs, EventState.PENDING, EventState.ABORTED
+            )
             self._notify()
             raise
         except asyncio.CancelledError:
             # The change may be half done; the sweeper finishes or aborts it.
-            logger.warning("Change interrupted after cursor %d; the sweeper takes over", seqs[0])
+            logger.warning(
+                "Change interrupted after cursor %d; the sweeper takes over", seqs[0]
+            )
             raise
 
         if outcome.refused:
@@ -76,10 +80,14 @@ class EventLog:
         for _attempt in range(RESERVE_ATTEMPTS):
             first = await self.repository.reserve(len(events))
             try:
-                await self.repository.insert_pending(first, events, utc_now() + self.lease)
-            except CursorTaken:
+                await self.repository.insert_pending(
+                    first, events, utc_now() + self.lease
+                )
+            except CursorTakenError:
                 # A tailer gave these cursors up while we were slow; take new ones.
-                logger.warning("Cursor %d was skipped before it was written; retrying", first)
+                logger.warning(
+                    "Cursor %d was skipped before it was written; retrying", first
+                )
                 continue
             return list(range(first, first + len(events)))
         raise RuntimeError("could not reserve event cursors")
@@ -110,9 +118,10 @@ class Sweeper:
         self._log = log
         self._batch = batch
 
-    async def sweep(self) -> int:
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Settle pending events whose lease ran out before ``now``."""
         repository = self._log.repository
-        stale = await repository.stale_pending(utc_now(), self._batch)
+        stale = await repository.stale_pending(now or utc_now(), self._batch)
         for doc in stale:
             await self._settle(doc)
         if stale:

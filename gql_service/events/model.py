@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from gql_service.domain.models import FieldChange
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     PROJECT_CREATED = "PROJECT_CREATED"
     PROJECT_UPDATED = "PROJECT_UPDATED"
     COLLECTION_CREATED = "COLLECTION_CREATED"
@@ -28,7 +28,7 @@ class EventType(str, Enum):
     WORKFLOW_RUN_UPDATED = "WORKFLOW_RUN_UPDATED"
 
 
-class EventState(str, Enum):
+class EventState(StrEnum):
     # Recorded before its change is applied; never delivered in this state.
     PENDING = "pending"
     COMMITTED = "committed"

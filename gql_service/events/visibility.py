@@ -37,9 +37,12 @@ def can_read_event(
     if collection is not None and collection.deleted_readers is None:
         own = role_in(((g.subject, g.role) for g in collection.grants), principal)
         role = highest([role, own])
-    elif collection is not None and role is None:
-        if not principal.identities.isdisjoint(collection.deleted_readers or ()):
-            role = Role.VIEWER
+    elif (
+        collection is not None
+        and role is None
+        and not principal.identities.isdisjoint(collection.deleted_readers or ())
+    ):
+        role = Role.VIEWER
     if role is None:
         return False
     return role is Role.OWNER or not _hidden_resource(principal, event)

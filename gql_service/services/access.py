@@ -41,7 +41,11 @@ class Access:
             self._project_roles = {
                 p.id: role
                 for p in projects
-                if (role := role_in(((g.subject, g.role) for g in p.grants), self.principal))
+                if (
+                    role := role_in(
+                        ((g.subject, g.role) for g in p.grants), self.principal
+                    )
+                )
             }
         return self._project_roles
 
@@ -109,7 +113,8 @@ class Access:
         return promotion_storage.scope_filter(members, granted)
 
     async def event_scope(self) -> dict[str, Any]:
-        """Events of member projects, readable collections and deleted ones read before."""
+        """Events of member projects, readable collections
+        and deleted ones read before."""
         if self.principal.is_admin:
             return {}
         members = list(await self.project_roles())

@@ -51,19 +51,21 @@ class AuditService:
             return []
         scope = await access.event_scope()
         events = await self._store.events.list_committed(scope, query, before, limit)
-        return [event for event in events if await self._may_see_resource(access, event)]
+        return [
+            event for event in events if await self._may_see_resource(access, event)
+        ]
 
     async def count(self, access: Access, wanted: AuditFilter) -> int:
         query = await self._query(wanted)
         if query is None:
             return 0
-        return await self._store.events.count_committed(await access.event_scope(), query)
+        return await self._store.events.count_committed(
+            await access.event_scope(), query
+        )
 
     async def get(self, access: Access, seq: int) -> Event | None:
         scope = await access.event_scope()
-        found = await self._store.events.list_committed(
-            scope, {"_id": seq}, None, 1
-        )
+        found = await self._store.events.list_committed(scope, {"_id": seq}, None, 1)
         if not found or not await self._may_see_resource(access, found[0]):
             return None
         return found[0]

@@ -10,8 +10,8 @@ from bson import ObjectId
 
 from gql_service.domain import validation
 from gql_service.domain.models import (
-    UNCHANGED,
     DEFAULT_ENVIRONMENTS,
+    UNCHANGED,
     FieldChange,
     Grant,
     Project,
@@ -43,7 +43,6 @@ from gql_service.storage.service_collections import CollectionQuery
 from gql_service.storage.store import Store
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +104,9 @@ class CatalogService:
         found = await self._store.projects.get_by_name(project)
         if found is None:
             return None
-        collection = await self._store.collections.get_by_name(found.id, environment, name)
+        collection = await self._store.collections.get_by_name(
+            found.id, environment, name
+        )
         if collection is None or await access.collection_role(collection) is None:
             return None
         return collection
@@ -135,7 +136,9 @@ class CatalogService:
             updated_at=now,
             created_by=creator,
         )
-        project = await self._project_for_new_collection(access, project_name, environment)
+        project = await self._project_for_new_collection(
+            access, project_name, environment
+        )
         collection.project_id = project.id
 
         changes = [
@@ -187,11 +190,15 @@ class CatalogService:
         fields: dict[str, object] = {}
         if changes.description is not UNCHANGED:
             if changes.description is None:
-                raise BadUserInputError("description cannot be null.", field="description")
+                raise BadUserInputError(
+                    "description cannot be null.", field="description"
+                )
             fields["description"] = validation.description(str(changes.description))
         if changes.region is not UNCHANGED:
             region = changes.region
-            fields["region"] = validation.region(None if region is None else str(region))
+            fields["region"] = validation.region(
+                None if region is None else str(region)
+            )
         if changes.tags is not UNCHANGED:
             if changes.tags is None:
                 raise BadUserInputError("tags cannot be null; send [].", field="tags")
@@ -318,7 +325,9 @@ class CatalogService:
         return await self._store.collections.list(scope, query, after, limit)
 
     async def count_visible(self, access: Access, query: CollectionQuery) -> int:
-        return await self._store.collections.count(await access.collection_scope(), query)
+        return await self._store.collections.count(
+            await access.collection_scope(), query
+        )
 
     async def visible_in_projects(
         self, access: Access, project_ids: list[str]
@@ -329,7 +338,9 @@ class CatalogService:
     async def get_many_readable(
         self, access: Access, collection_ids: list[str]
     ) -> list[ServiceCollection | None]:
-        found = {c.id: c for c in await self._store.collections.get_many(collection_ids)}
+        found = {
+            c.id: c for c in await self._store.collections.get_many(collection_ids)
+        }
         result: list[ServiceCollection | None] = []
         for collection_id in collection_ids:
             collection = found.get(collection_id)

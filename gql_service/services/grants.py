@@ -38,7 +38,9 @@ def apply_changes(
     current: list[Grant], grant: Sequence[Grant], revoke: Sequence[str]
 ) -> list[Grant]:
     """Set each granted role, remove each revoked subject, keep at least one owner."""
-    granted = [Grant(validation.subject(g.subject, "grant.subject"), g.role) for g in grant]
+    granted = [
+        Grant(validation.subject(g.subject, "grant.subject"), g.role) for g in grant
+    ]
     revoked = validation.subjects(revoke, "revoke")
     granted_subjects = [g.subject for g in granted]
     if len(set(granted_subjects)) != len(granted_subjects):

@@ -24,7 +24,12 @@ from gql_service.events.model import EventType, NewEvent
 from gql_service.services import grants as grant_rules
 from gql_service.services.access import Access
 from gql_service.services.recording import diff, grant_values, project_event
-from gql_service.storage.documents import grants_to_doc, object_id, project_from_doc, project_to_doc
+from gql_service.storage.documents import (
+    grants_to_doc,
+    object_id,
+    project_from_doc,
+    project_to_doc,
+)
 from gql_service.storage.resources import ResourceQuery
 from gql_service.storage.store import Store
 
@@ -52,7 +57,8 @@ class ProjectService:
         name = validation.project_name(new.name, "name")
         description = validation.description(new.description)
         path = validation.environment_path(
-            list(new.environments) if new.environments is not None
+            list(new.environments)
+            if new.environments is not None
             else list(DEFAULT_ENVIRONMENTS)
         )
         creator = access.principal.subject
@@ -170,7 +176,11 @@ class ProjectService:
             "previous_environments": project.environments,
         }
         return project_event(
-            EventType.PROJECT_UPDATED, access.principal.subject, project, operation, changes
+            EventType.PROJECT_UPDATED,
+            access.principal.subject,
+            project,
+            operation,
+            changes,
         )
 
     async def _reload(self, project: Project) -> Project:
@@ -212,7 +222,9 @@ class ProjectService:
     async def list_visible(
         self, access: Access, after: tuple[str, str] | None, limit: int
     ) -> list[Project]:
-        return await self._store.projects.list(await access.project_scope(), after, limit)
+        return await self._store.projects.list(
+            await access.project_scope(), after, limit
+        )
 
     async def count_visible(self, access: Access) -> int:
         return await self._store.projects.count(await access.project_scope())
@@ -229,8 +241,9 @@ class ProjectService:
         role = (await access.project_roles()).get(project.id)
         if access.principal.is_admin:
             role = Role.OWNER
-        restricted = role is not Role.OWNER and not access.principal.identities.isdisjoint(
-            counters.restricted_subjects
+        restricted = (
+            role is not Role.OWNER
+            and not access.principal.identities.isdisjoint(counters.restricted_subjects)
         )
         if role is not None and not restricted:
             return counters.collection_count, counters.resource_count

@@ -28,10 +28,10 @@ from gql_service.errors import (
     NotFoundError,
     PromotionNotAllowedError,
 )
-from gql_service.services.access import Access
-from gql_service.services.catalog import CatalogService, check_environment
 from gql_service.events.log import EventLog
 from gql_service.events.model import EventType
+from gql_service.services.access import Access
+from gql_service.services.catalog import CatalogService, check_environment
 from gql_service.services.recording import collection_event
 from gql_service.storage.documents import (
     collection_to_doc,
@@ -88,8 +88,12 @@ class PromotionService:
         validation.reason(request.reason)
         key = request.idempotency_key
         if key is not None:
-            validation.check_text(key, "idempotencyKey", min_length=1, max_length=MAX_KEY_LENGTH)
-            earlier = await self._store.promotions.get_by_key(access.principal.subject, key)
+            validation.check_text(
+                key, "idempotencyKey", min_length=1, max_length=MAX_KEY_LENGTH
+            )
+            earlier = await self._store.promotions.get_by_key(
+                access.principal.subject, key
+            )
             if earlier is not None and not request.dry_run:
                 return await self._replay(access, request, earlier)
 
@@ -103,9 +107,13 @@ class PromotionService:
             return await self._apply(access, plan, promotion)
         except ConflictError:
             # A concurrent retry with the same key may have won the race.
-            earlier = await self._store.promotions.get_by_key(
-                access.principal.subject, key or ""
-            ) if key else None
+            earlier = (
+                await self._store.promotions.get_by_key(
+                    access.principal.subject, key or ""
+                )
+                if key
+                else None
+            )
             if earlier is None:
                 raise
             return await self._replay(access, request, earlier)
@@ -123,7 +131,9 @@ class PromotionService:
         return earlier
 
     async def _plan(self, access: Access, request: PromotionRequest) -> Plan:
-        source, _role = await self._catalog.require(access, request.source_id, Role.EDITOR)
+        source, _role = await self._catalog.require(
+            access, request.source_id, Role.EDITOR
+        )
         project = await self._store.projects.get(source.project_id)
         if project is None:
             raise NotFoundError("No such collection.")
@@ -170,7 +180,10 @@ class PromotionService:
                 f"Promotion goes forward only: {target!r} does not come after "
                 f"{source.environment!r} on the path."
             )
-        if path.index(target) > position + 1 and access.project_role(project) is not Role.OWNER:
+        if (
+            path.index(target) > position + 1
+            and access.project_role(project) is not Role.OWNER
+        ):
             raise ForbiddenError("Skipping environments needs the project OWNER role.")
         return target
 
@@ -235,7 +248,9 @@ class PromotionService:
             fingerprint=request.fingerprint(),
         )
 
-    async def _apply(self, access: Access, plan: Plan, promotion: Promotion) -> Promotion:
+    async def _apply(
+        self, access: Access, plan: Plan, promotion: Promotion
+    ) -> Promotion:
         source = plan.source
         target_id = plan.target.id if plan.target else str(ObjectId())
         promotion.target_id = target_id
@@ -285,10 +300,14 @@ class PromotionService:
         )
         return promotion_from_doc(outcome.value["promotion"])
 
-    def _new_target(self, access: Access, plan: Plan, target_id: str) -> ServiceCollection:
+    def _new_target(
+        self, access: Access, plan: Plan, target_id: str
+    ) -> ServiceCollection:
         source = plan.source
         now = utc_now()
-        owners = [Grant(g.subject, Role.OWNER) for g in source.grants if g.role is Role.OWNER]
+        owners = [
+            Grant(g.subject, Role.OWNER) for g in source.grants if g.role is Role.OWNER
+        ]
         return ServiceCollection(
             id=target_id,
             project_id=plan.project.id,
@@ -311,7 +330,9 @@ class PromotionService:
         promotion = await self._store.promotions.get(promotion_id)
         if promotion is None:
             return None
-        ids = [promotion.source_id] + ([promotion.target_id] if promotion.target_id else [])
+        ids = [promotion.source_id] + (
+            [promotion.target_id] if promotion.target_id else []
+        )
         readable = await self._catalog.get_many_readable(access, ids)
         return promotion if any(readable) else None
 
@@ -322,11 +343,14 @@ def _definition_changes(
     pairs = [
         ("description", source.description, target.description if target else None),
         ("region", source.region, target.region if target else None),
-        ("tags", tags_to_doc(source.tags), tags_to_doc(target.tags) if target else None),
+        (
+            "tags",
+            tags_to_doc(source.tags),
+            tags_to_doc(target.tags) if target else None,
+        ),
     ]
     return [
         FieldChange(field, before, after)
         for field, after, before in pairs
         if target is None or before != after
     ]
-

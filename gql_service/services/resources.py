@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from bson import ObjectId
@@ -42,8 +42,7 @@ from gql_service.storage.store import Store
 logger = logging.getLogger(__name__)
 
 
-
-class AddStatus(str, Enum):
+class AddStatus(StrEnum):
     ADDED = "ADDED"
     ALREADY_PRESENT = "ALREADY_PRESENT"
     INVALID = "INVALID"
@@ -81,7 +80,9 @@ class ResourceService:
         self._log = log
         self._max_bulk = max_bulk
 
-    def _build(self, collection_id: str, new: NewResource, actor: str) -> ResourceReference:
+    def _build(
+        self, collection_id: str, new: NewResource, actor: str
+    ) -> ResourceReference:
         now = utc_now()
         return ResourceReference(
             id=str(ObjectId()),
@@ -116,7 +117,10 @@ class ResourceService:
             changes=diff(
                 "resource",
                 None,
-                {"resourceType": resource.resource_type.value, "resourceId": resource.resource_id},
+                {
+                    "resourceType": resource.resource_type.value,
+                    "resourceId": resource.resource_id,
+                },
             ),
         )
 
@@ -126,7 +130,9 @@ class ResourceService:
         collection = await self._editable_collection(access, collection_id)
         resource = self._build(collection.id, new, access.principal.subject)
 
-        outcome = await self._log.execute([self._added_event(access, collection, resource)])
+        outcome = await self._log.execute(
+            [self._added_event(access, collection, resource)]
+        )
         if outcome.refused:
             raise next(iter(outcome.refused.values()))
         return collection_from_doc(outcome.value["collection"]), resource
@@ -172,7 +178,10 @@ class ResourceService:
         return collection, results
 
     def _validate_batch(
-        self, collection: ServiceCollection, items: Sequence[NewResource], access: Access
+        self,
+        collection: ServiceCollection,
+        items: Sequence[NewResource],
+        access: Access,
     ) -> tuple[list[AddResult], list[tuple[int, ResourceReference]]]:
         results: list[AddResult] = []
         candidates: list[tuple[int, ResourceReference]] = []
@@ -211,7 +220,9 @@ class ResourceService:
     ) -> tuple[ServiceCollection, ResourceReference]:
         collection = await self._store.collections.get(collection_id)
         collection, _role = await access.require_collection(collection, Role.VIEWER)
-        resource = await self._store.resources.get(collection.id, resource_type, resource_id)
+        resource = await self._store.resources.get(
+            collection.id, resource_type, resource_id
+        )
         role = await access.resource_role(collection, resource) if resource else None
         if resource is None or role is None:
             raise NotFoundError(f"No {resource_type.value} {resource_id!r} here.")
@@ -237,7 +248,9 @@ class ResourceService:
             fields["resource_name"] = validation.resource_name(
                 None if name is None else str(name)
             )
-            diffs += diff("resourceName", resource.resource_name, fields["resource_name"])
+            diffs += diff(
+                "resourceName", resource.resource_name, fields["resource_name"]
+            )
         if changes.tags is not UNCHANGED:
             if changes.tags is None:
                 raise BadUserInputError("tags cannot be null; send [].", field="tags")
@@ -245,7 +258,9 @@ class ResourceService:
             diffs += diff("tags", tags_to_doc(resource.tags), fields["tags"])
         if changes.metadata is not UNCHANGED:
             if changes.metadata is None:
-                raise BadUserInputError("metadata cannot be null; send {}.", field="metadata")
+                raise BadUserInputError(
+                    "metadata cannot be null; send {}.", field="metadata"
+                )
             metadata = validation.metadata(changes.metadata)
             fields["metadata_json"] = metadata_to_doc(metadata)
             diffs += diff("metadata", resource.metadata, metadata)
@@ -281,9 +296,11 @@ class ResourceService:
             changes=changes,
         )
         outcome = await self._log.execute([event])
-        updated = collection_from_doc(outcome.value["collection"]) if outcome.value.get(
-            "collection"
-        ) else collection
+        updated = (
+            collection_from_doc(outcome.value["collection"])
+            if outcome.value.get("collection")
+            else collection
+        )
         return updated, resource_from_doc(outcome.value["resource"])
 
     async def remove(
@@ -311,7 +328,10 @@ class ResourceService:
             resource=resource,
             changes=diff(
                 "resource",
-                {"resourceType": resource.resource_type.value, "resourceId": resource.resource_id},
+                {
+                    "resourceType": resource.resource_type.value,
+                    "resourceId": resource.resource_id,
+                },
                 None,
             ),
         )
@@ -329,14 +349,18 @@ class ResourceService:
     ) -> tuple[ServiceCollection, ResourceReference]:
         collection = await self._store.collections.get(collection_id)
         collection, _role = await access.require_collection(collection, Role.OWNER)
-        resource = await self._store.resources.get(collection.id, resource_type, resource_id)
+        resource = await self._store.resources.get(
+            collection.id, resource_type, resource_id
+        )
         if resource is None:
             raise NotFoundError(f"No {resource_type.value} {resource_id!r} here.")
         checked = _check_resource_grants(grants)
 
         hidden = hidden_for(checked)
         fields = {"access": resource_grants_to_doc(checked), "hidden_for": hidden}
-        changes = diff("access", resource_grants_to_doc(resource.access), fields["access"])
+        changes = diff(
+            "access", resource_grants_to_doc(resource.access), fields["access"]
+        )
         return await self._apply(
             access,
             collection,
@@ -364,7 +388,11 @@ class ResourceService:
     ) -> int:
         role = await access.collection_role(collection)
         is_plain = not (query.resource_types or query.tags or query.tag_keys)
-        if role is not None and is_plain and not access.is_restricted_in(collection, role):
+        if (
+            role is not None
+            and is_plain
+            and not access.is_restricted_in(collection, role)
+        ):
             return collection.resource_count
         return await self._store.resources.count(
             collection.id, await self._scoped(access, collection, query)

@@ -74,7 +74,11 @@ class ChangeApplier:
         collections: int = 0,
         resources: int = 0,
     ) -> None:
-        query = {"project_id": project_id, "environment": environment, **not_applied(seqs)}
+        query = {
+            "project_id": project_id,
+            "environment": environment,
+            **not_applied(seqs),
+        }
         update = {
             "$inc": {"collection_count": collections, "resource_count": resources},
             "$push": {MARKERS: push(seqs)[MARKERS]},
@@ -94,11 +98,15 @@ class ChangeApplier:
                 raise ConflictError(taken) from exc
 
     async def _has_marker(self, target: Any, doc_id: Any, seq: int) -> bool:
-        return await target.find_one({"_id": doc_id, MARKERS: seq}, {"_id": 1}) is not None
+        return (
+            await target.find_one({"_id": doc_id, MARKERS: seq}, {"_id": 1}) is not None
+        )
 
     # Projects -----------------------------------------------------------
 
-    async def _apply_insert_project(self, seqs: list[int], ops: list[dict[str, Any]]) -> Outcome:
+    async def _apply_insert_project(
+        self, seqs: list[int], ops: list[dict[str, Any]]
+    ) -> Outcome:
         doc = {**ops[0]["doc"], MARKERS: seqs}
         await self._insert_once(
             self._projects, doc, "Project {!r} already exists.".format(doc["name"])
@@ -106,9 +114,14 @@ class ChangeApplier:
         return Outcome({"project": doc})
 
     async def _applied_insert_project(self, seq: int, op: dict[str, Any]) -> bool:
-        return await self._projects.find_one({"_id": op["doc"]["_id"]}, {"_id": 1}) is not None
+        return (
+            await self._projects.find_one({"_id": op["doc"]["_id"]}, {"_id": 1})
+            is not None
+        )
 
-    async def _apply_update_project(self, seqs: list[int], ops: list[dict[str, Any]]) -> Outcome:
+    async def _apply_update_project(
+        self, seqs: list[int], ops: list[dict[str, Any]]
+    ) -> Outcome:
         op = ops[0]
         dropped = op.get("dropped") or []
         await self._check_empty(op["project_id"], dropped)
@@ -118,7 +131,9 @@ class ChangeApplier:
             projection=HIDDEN,
         )
         if doc is None:
-            return Outcome({"project": await self._already_applied_project(op, seqs[0])})
+            return Outcome(
+                {"project": await self._already_applied_project(op, seqs[0])}
+            )
         try:
             await self._check_empty(op["project_id"], dropped)
         except BadUserInputError:
@@ -126,13 +141,17 @@ class ChangeApplier:
             # old path back. insert_collection checks the same the other way.
             await self._projects.update_one(
                 {"_id": op["project_id"]},
-                {"$set": {"environments": op["previous_environments"]},
-                 "$inc": {"version": 1}},
+                {
+                    "$set": {"environments": op["previous_environments"]},
+                    "$inc": {"version": 1},
+                },
             )
             raise
         return Outcome({"project": doc})
 
-    async def _already_applied_project(self, op: dict[str, Any], seq: int) -> dict[str, Any]:
+    async def _already_applied_project(
+        self, op: dict[str, Any], seq: int
+    ) -> dict[str, Any]:
         current = await self._projects.find_one({"_id": op["project_id"]}, HIDDEN)
         if current is None:
             raise NotFoundError("No such project.")
@@ -222,7 +241,9 @@ class ChangeApplier:
             doc = await self._collection_after_miss(op["collection_id"], seqs[0])
         return Outcome({"collection": doc})
 
-    async def _collection_after_miss(self, collection_id: Any, seq: int) -> dict[str, Any]:
+    async def _collection_after_miss(
+        self, collection_id: Any, seq: int
+    ) -> dict[str, Any]:
         current = await self._collections.find_one(
             {"_id": collection_id, "deleting_by": None}, HIDDEN
         )
@@ -249,7 +270,9 @@ class ChangeApplier:
             {"$set": {"project_id": op["project_id"], "readers": op["readers"]}},
             upsert=True,
         )
-        detached = await self._resources.delete_many({"collection_id": op["collection_id"]})
+        detached = await self._resources.delete_many(
+            {"collection_id": op["collection_id"]}
+        )
         await self._collections.delete_one({"_id": op["collection_id"]})
         await self._count(
             op["project_id"], op["environment"], seqs, collections=-1, resources=-count
@@ -296,7 +319,9 @@ class ChangeApplier:
         self, seqs: list[int], ops: list[dict[str, Any]]
     ) -> Outcome:
         first = ops[0]
-        docs = [{**op["doc"], "event_seq": seq} for seq, op in zip(seqs, ops, strict=True)]
+        docs = [
+            {**op["doc"], "event_seq": seq} for seq, op in zip(seqs, ops, strict=True)
+        ]
         refused = await self._insert_resources(seqs, docs)
         done = [seq for seq in seqs if seq not in refused]
         if not done:
@@ -336,7 +361,9 @@ class ChangeApplier:
                 if error.get("code") != DUPLICATE_KEY:
                     raise
                 index = error["index"]
-                mine = await self._resources.find_one({"_id": docs[index]["_id"]}, {"_id": 1})
+                mine = await self._resources.find_one(
+                    {"_id": docs[index]["_id"]}, {"_id": 1}
+                )
                 if mine is None:
                     refused[seqs[index]] = ConflictError(
                         "{} {!r} is already in the collection.".format(
@@ -346,7 +373,10 @@ class ChangeApplier:
         return refused
 
     async def _applied_insert_resource(self, seq: int, op: dict[str, Any]) -> bool:
-        return await self._resources.find_one({"_id": op["doc"]["_id"]}, {"_id": 1}) is not None
+        return (
+            await self._resources.find_one({"_id": op["doc"]["_id"]}, {"_id": 1})
+            is not None
+        )
 
     async def _apply_update_resource(
         self, seqs: list[int], ops: list[dict[str, Any]]
@@ -409,7 +439,9 @@ class ChangeApplier:
         collection = await self._bump_collection(op["collection_id"], seqs, -1)
         if collection is not None:
             await self._count(op["project_id"], op["environment"], seqs, resources=-1)
-        await self._resources.delete_one({"_id": op["resource_ref_id"], "removed_by": seq})
+        await self._resources.delete_one(
+            {"_id": op["resource_ref_id"], "removed_by": seq}
+        )
         return Outcome({"collection": collection, "resource": resource})
 
     async def _applied_remove_resource(self, seq: int, op: dict[str, Any]) -> bool:
@@ -422,7 +454,9 @@ class ChangeApplier:
 
     # Promotion ----------------------------------------------------------
 
-    async def _apply_promote(self, seqs: list[int], ops: list[dict[str, Any]]) -> Outcome:
+    async def _apply_promote(
+        self, seqs: list[int], ops: list[dict[str, Any]]
+    ) -> Outcome:
         op, seq = ops[0], seqs[0]
         promotion = op["promotion"]
         await self._insert_once(
@@ -449,16 +483,22 @@ class ChangeApplier:
                 await self._resources.insert_many(docs)
             except BulkWriteError as exc:
                 # Present already (a retry, or added meanwhile): promotion only adds.
-                if any(e.get("code") != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                if any(
+                    e.get("code") != DUPLICATE_KEY for e in exc.details["writeErrors"]
+                ):
                     raise
-            added = await self._resources.count({"collection_id": target_id, "event_seq": seq})
+            added = await self._resources.count(
+                {"collection_id": target_id, "event_seq": seq}
+            )
             marker = [-seq]
             await self._collections.update_one(
                 {"_id": target_id, **not_applied(marker)},
                 {"$inc": {"resource_count": added}, "$push": push(marker)},
             )
             await self._count(
-                promotion["project_id"], promotion["target_environment"], marker,
+                promotion["project_id"],
+                promotion["target_environment"],
+                marker,
                 resources=added,
             )
 
@@ -467,5 +507,7 @@ class ChangeApplier:
         return Outcome({"promotion": {**promotion, **done}})
 
     async def _applied_promote(self, seq: int, op: dict[str, Any]) -> bool:
-        found = await self._promotions.find_one({"_id": op["promotion"]["_id"]}, {"_id": 1})
+        found = await self._promotions.find_one(
+            {"_id": op["promotion"]["_id"]}, {"_id": 1}
+        )
         return found is not None

@@ -191,7 +191,9 @@ def changes_to_doc(changes: list[FieldChange]) -> list[Document]:
 
 def changes_from_doc(items: list[Document]) -> list[FieldChange]:
     return [
-        FieldChange(item["field"], json.loads(item["before"]), json.loads(item["after"]))
+        FieldChange(
+            item["field"], json.loads(item["before"]), json.loads(item["after"])
+        )
         for item in items
     ]
 

@@ -27,7 +27,7 @@ from gql_service.storage.paging import combine
 COUNTER_ID = "events"
 
 
-class CursorTaken(Exception):
+class CursorTakenError(Exception):
     """A reserved cursor was given up as skipped before its event was written."""
 
 
@@ -60,7 +60,7 @@ class EventRepository:
             await self._events.insert_many(docs)
         except (BulkWriteError, DuplicateKeyError) as exc:
             # Whatever got in stays as pending and the sweeper aborts it.
-            raise CursorTaken from exc
+            raise CursorTakenError from exc
 
     async def set_state(
         self, seqs: list[int], from_state: EventState, to_state: EventState
@@ -72,7 +72,8 @@ class EventRepository:
 
     async def save_progress(self, seq: int, fields: dict[str, Any]) -> None:
         await self._events.update_one(
-            {"_id": seq}, {"$set": {f"op.{key}": value for key, value in fields.items()}}
+            {"_id": seq},
+            {"$set": {f"op.{key}": value for key, value in fields.items()}},
         )
 
     async def get_doc(self, seq: int) -> dict[str, Any] | None:
@@ -101,7 +102,9 @@ class EventRepository:
 
     async def first_pending(self) -> int | None:
         docs = await self._events.find_many(
-            {"state": EventState.PENDING.value}, sort=[("_id", 1)], limit=1,
+            {"state": EventState.PENDING.value},
+            sort=[("_id", 1)],
+            limit=1,
             projection={"_id": 1},
         )
         return int(docs[0]["_id"]) if docs else None
@@ -110,7 +113,11 @@ class EventRepository:
         """Fill a cursor that was reserved but never written; False if it exists."""
         try:
             await self._events.insert_one(
-                {"_id": seq, "state": EventState.SKIPPED.value, "occurred_at": utc_now()}
+                {
+                    "_id": seq,
+                    "state": EventState.SKIPPED.value,
+                    "occurred_at": utc_now(),
+                }
             )
         except DuplicateKeyError:
             return False
@@ -131,7 +138,9 @@ class EventRepository:
         )
         return [event_from_doc(doc) for doc in docs]
 
-    async def count_committed(self, scope: dict[str, Any], query: dict[str, Any]) -> int:
+    async def count_committed(
+        self, scope: dict[str, Any], query: dict[str, Any]
+    ) -> int:
         return await self._events.count(
             combine({"state": EventState.COMMITTED.value}, scope, query)
         )
@@ -150,7 +159,9 @@ def event_to_doc(
         "project_id": object_id(event.project_id),
         "project": event.project,
         "environment": event.environment,
-        "collection_id": object_id(event.collection_id) if event.collection_id else None,
+        "collection_id": object_id(event.collection_id)
+        if event.collection_id
+        else None,
         "collection_name": event.collection_name,
         "resource": event.resource,
         "changes": changes_to_doc(event.changes),
@@ -211,7 +222,8 @@ def scope_filter(
     member_project_ids: list[str] | None,
     readable_collection_ids: list[str],
 ) -> dict[str, Any]:
-    """Events a subject may read: its projects', and its collections' (past ones too)."""
+    """Events a subject may read: its projects', and
+    its collections' (past ones too)."""
     if member_project_ids is None:
         return {}
     return {

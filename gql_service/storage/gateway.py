@@ -53,8 +53,9 @@ class GatewayOptions:
     # Yield to the event loop around every call so that concurrent requests
     # interleave as they would against a real server.
     yield_around_calls: bool = False
-    # Called before every command with its name; may raise to inject a fault.
-    fault: Callable[[str], None] | None = None
+    # Called before every command with the collection and command names; may
+    # raise to inject a fault.
+    fault: Callable[[str, str], None] | None = None
     totals: CommandMeter = field(default_factory=CommandMeter)
 
 
@@ -71,7 +72,7 @@ class StoreCollection:
         started = time.perf_counter()
         try:
             if options.fault is not None:
-                options.fault(command)
+                options.fault(self.name, command)
             return await call()
         except (DuplicateKeyError, BulkWriteError):
             # Uniqueness answers: the repositories turn them into domain errors.
@@ -96,7 +97,9 @@ class StoreCollection:
     async def find_one(
         self, query: Filter, projection: Mapping[str, Any] | None = None
     ) -> Document | None:
-        return await self._run("find_one", lambda: self._raw.find_one(query, projection))
+        return await self._run(
+            "find_one", lambda: self._raw.find_one(query, projection)
+        )
 
     async def find_many(
         self,
@@ -137,9 +140,7 @@ class StoreCollection:
         return int(result.matched_count) + (1 if result.upserted_id else 0)
 
     async def update_many(self, query: Filter, update: Mapping[str, Any]) -> int:
-        result = await self._run(
-            "update", lambda: self._raw.update_many(query, update)
-        )
+        result = await self._run("update", lambda: self._raw.update_many(query, update))
         return int(result.matched_count)
 
     async def find_one_and_update(

@@ -7,7 +7,11 @@ from typing import Any
 from bson import ObjectId
 
 from gql_service.domain.models import Promotion, PromotionStatus
-from gql_service.storage.documents import idempotency_scope, object_id, promotion_from_doc
+from gql_service.storage.documents import (
+    idempotency_scope,
+    object_id,
+    promotion_from_doc,
+)
 from gql_service.storage.gateway import StoreCollection
 from gql_service.storage.paging import combine
 

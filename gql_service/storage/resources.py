@@ -86,7 +86,9 @@ class ResourceRepository:
 def _query_filter(collection_id: str, query: ResourceQuery) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"collection_id": object_id(collection_id), **LIVE}]
     if query.resource_types:
-        parts.append({"resource_type": {"$in": [t.value for t in query.resource_types]}})
+        parts.append(
+            {"resource_type": {"$in": [t.value for t in query.resource_types]}}
+        )
     for tag in query.tags or []:
         parts.append({"tags": {"$elemMatch": {"key": tag.key, "value": tag.value}}})
     for key in query.tag_keys or []:

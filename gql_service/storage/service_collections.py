@@ -41,7 +41,9 @@ class CollectionRepository:
 
     async def get_many(self, collection_ids: list[str]) -> list[ServiceCollection]:
         ids = [object_id(value) for value in collection_ids]
-        docs = await self._docs.find_many({"_id": {"$in": ids}, **LIVE}, projection=HIDDEN)
+        docs = await self._docs.find_many(
+            {"_id": {"$in": ids}, **LIVE}, projection=HIDDEN
+        )
         return [collection_from_doc(doc) for doc in docs]
 
     async def get_by_name(

@@ -6,8 +6,8 @@ import logging
 
 from gql_service.storage.changes import ChangeApplier
 from gql_service.storage.counts import CountRepository
-from gql_service.storage.events import EventRepository
 from gql_service.storage.database import Database
+from gql_service.storage.events import EventRepository
 from gql_service.storage.projects import ProjectRepository
 from gql_service.storage.promotions import PromotionRepository
 from gql_service.storage.resources import ResourceRepository
