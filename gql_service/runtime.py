@@ -70,6 +70,8 @@ class Runtime:
     store: Store
     services: Services
     verifier: TokenVerifier
+    # A database handed in (tests, several apps over one store) stays open.
+    owns_database: bool = True
 
     async def start(self, *, demo: bool = False, hub: bool = True) -> None:
         await self.store.create_indexes()
@@ -82,7 +84,8 @@ class Runtime:
 
     async def stop(self) -> None:
         await self.services.hub.stop()
-        self.database.close()
+        if self.owns_database:
+            self.database.close()
 
 
 def build_runtime(
@@ -91,6 +94,7 @@ def build_runtime(
     database: Database | None = None,
     verifier: TokenVerifier | None = None,
 ) -> Runtime:
+    owns_database = database is None
     database = database or open_database(settings)
     store = Store(database)
     return Runtime(
@@ -106,4 +110,5 @@ def build_runtime(
             ),
         ),
         verifier=verifier or build_verifier(settings),
+        owns_database=owns_database,
     )
