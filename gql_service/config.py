@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -34,12 +35,46 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_bulk_resources: int = Field(1000, ge=1, le=1000)
     outbound_allow_private: bool = False
+    # Signs outgoing webhooks; as long as the HMAC-SHA256 output, like jwt_secret.
+    webhook_secret: SecretStr | None = Field(None, min_length=32)
+
+    # Unset: workflows cannot send e-mail.
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # Implicit TLS (usually port 465) wins when both are on: aiosmtplib
+    # refuses the pair, and implicit TLS never says anything in clear text.
+    smtp_starttls: bool = True
+    smtp_use_tls: bool = False
+    smtp_from: str = Field("gql-service@localhost", min_length=3, max_length=254)
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=300)
 
     max_subscriptions_per_connection: int = Field(20, ge=1, le=1000)
     subscription_queue_size: int = Field(1000, ge=1, le=100_000)
     # Legacy graphql-ws: the server sends "ka" this often to keep proxies open.
     keepalive_seconds: float = Field(15.0, gt=0, le=300)
     event_poll_seconds: float = Field(0.1, gt=0, le=10)
+
+    # Workflows: where notifications go when an action names no target, how
+    # long a runner holds a run, and how long a held promotion waits.
+    notify_default_slack_url: str | None = None
+    notify_default_webhook_url: str | None = None
+    notify_default_email: str | None = None
+    workflow_lease_seconds: float = Field(60.0, ge=5, le=3600)
+    workflow_poll_seconds: float = Field(0.5, gt=0, le=60)
+    promotion_approval_hours: float = Field(72.0, gt=0, le=24 * 90)
+    # Starts the workflow runner in this process (off for read-only replicas).
+    run_workflows: bool = True
+
+    # Unset: live state, cost and drift are null and adds are not validated.
+    vultr_api_key: SecretStr | None = None
+    vultr_api_url: str = "https://api.vultr.com/v2"
+    vultr_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    vultr_cache_ttl_seconds: float = Field(30.0, ge=0, le=3600)
+    # Vultr answers 429 above 30 requests per second per key; stay below it.
+    vultr_rate_limit_per_second: float = Field(20.0, gt=0, le=30)
+    vultr_max_retries: int = Field(3, ge=0, le=10)
 
     @field_validator("log_level")
     @classmethod
@@ -63,6 +98,24 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @field_validator("vultr_api_key")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("vultr_api_url")
+    @classmethod
+    def _key_stays_encrypted(cls, value: str) -> str:
+        # The API key rides in a header: plain HTTP only to this machine.
+        parts = urlsplit(value)
+        loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+        secure = parts.scheme == "https" or (parts.scheme == "http" and loopback)
+        if not secure or not parts.hostname:
+            raise ValueError("must be an https URL (http only for a loopback host)")
+        return value.rstrip("/")
 
     @property
     def uses_embedded_store(self) -> bool:

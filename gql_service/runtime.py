@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from gql_service.auth.local_secret import load_or_create_secret
 from gql_service.auth.tokens import TokenVerifier
 from gql_service.config import Settings
 from gql_service.events.hub import HubOptions
+from gql_service.outbound.http import OutboundClient
 from gql_service.services.registry import Services, build_services
 from gql_service.storage.database import Database, open_embedded, open_mongodb
 from gql_service.storage.gateway import GatewayOptions
 from gql_service.storage.store import Store
+from gql_service.workflows.actions import StepExecutor
+from gql_service.workflows.runner import Runner
+from gql_service.workflows.scheduler import Scheduler
+from gql_service.workflows.triggers import TriggerDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +76,8 @@ class Runtime:
     store: Store
     services: Services
     verifier: TokenVerifier
+    outbound: OutboundClient
+    runner: Runner | None
     # A database handed in (tests, several apps over one store) stays open.
     owns_database: bool = True
 
@@ -81,9 +89,14 @@ class Runtime:
             await seed_demo(self.services)
         if hub:
             await self.services.hub.start()
+        if hub and self.runner is not None:
+            await self.runner.start()
 
     async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()
         await self.services.hub.stop()
+        await self.outbound.aclose()
         if self.owns_database:
             self.database.close()
 
@@ -97,18 +110,54 @@ def build_runtime(
     owns_database = database is None
     database = database or open_database(settings)
     store = Store(database)
+    services = build_services(
+        store,
+        settings.max_bulk_resources,
+        HubOptions(
+            poll_interval=settings.event_poll_seconds,
+            queue_size=settings.subscription_queue_size,
+        ),
+        approval_window=timedelta(hours=settings.promotion_approval_hours),
+    )
+    outbound = OutboundClient(
+        allow_private=settings.outbound_allow_private,
+        signing_secret=settings.webhook_secret.get_secret_value()
+        if settings.webhook_secret
+        else None,
+    )
+    runner = (
+        build_runner(settings, services, outbound) if settings.run_workflows else None
+    )
     return Runtime(
         settings=settings,
         database=database,
         store=store,
-        services=build_services(
-            store,
-            settings.max_bulk_resources,
-            HubOptions(
-                poll_interval=settings.event_poll_seconds,
-                queue_size=settings.subscription_queue_size,
-            ),
-        ),
+        services=services,
         verifier=verifier or build_verifier(settings),
+        outbound=outbound,
+        runner=runner,
         owns_database=owns_database,
     )
+
+
+def build_runner(
+    settings: Settings, services: Services, outbound: OutboundClient
+) -> Runner:
+    """The workflow engine of this process, wired to the event feed."""
+    store = services.store
+    triggers = TriggerDispatcher(store, services.recorder)
+    services.hub.consumers.append(triggers.on_event)
+    services.hub.catch_ups.append(triggers.catch_up)
+    services.hub.flushes.append(triggers.flush)
+    runner = Runner(
+        store,
+        services.recorder,
+        StepExecutor(settings, outbound),
+        Scheduler(store, services.recorder),
+        lease_seconds=settings.workflow_lease_seconds,
+        poll_seconds=settings.workflow_poll_seconds,
+        expire_promotions=services.promotions.expire_due,
+    )
+    services.runner_wake = runner.wake
+    services.log.listeners.append(runner.wake)
+    return runner

@@ -10,6 +10,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from gql_service.auth.principal import Principal
 from gql_service.domain.models import EnvironmentCounts, Project, ServiceCollection
+from gql_service.domain.workflows import Workflow
 from gql_service.services.access import Access
 from gql_service.services.registry import Services
 
@@ -22,6 +23,7 @@ class Loaders:
     stage_counts: DataLoader[str, dict[str, EnvironmentCounts]]
     project_collections: DataLoader[str, list[ServiceCollection]]
     collection: DataLoader[str, ServiceCollection | None]
+    workflows: DataLoader[str, list[Workflow]]
 
 
 def build_loaders(services: Services, access: Access) -> Loaders:
@@ -48,11 +50,19 @@ def build_loaders(services: Services, access: Access) -> Loaders:
     async def load_collections(ids: list[str]) -> list[ServiceCollection | None]:
         return await services.catalog.get_many_readable(access, ids)
 
+    async def load_workflows(ids: list[str]) -> list[list[Workflow]]:
+        found = await store.workflows.for_collections(ids)
+        grouped: dict[str, list[Workflow]] = {cid: [] for cid in ids}
+        for workflow in found:
+            grouped[workflow.collection_id].append(workflow)
+        return [grouped[cid] for cid in ids]
+
     return Loaders(
         project=DataLoader(load_fn=load_projects),
         stage_counts=DataLoader(load_fn=load_counts),
         project_collections=DataLoader(load_fn=load_project_collections),
         collection=DataLoader(load_fn=load_collections),
+        workflows=DataLoader(load_fn=load_workflows),
     )
 
 

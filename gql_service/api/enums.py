@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from gql_service.domain import workflows as wf
 from gql_service.domain.models import PromotionStatus, ResourceType
 from gql_service.domain.roles import ResourceRole, Role
 from gql_service.services.resources import AddStatus
@@ -19,6 +20,15 @@ ResourceRoleEnum = strawberry.enum(
 ResourceTypeEnum = strawberry.enum(ResourceType, name="ResourceType")
 AddResourceStatusEnum = strawberry.enum(AddStatus, name="AddResourceStatus")
 PromotionStatusEnum = strawberry.enum(PromotionStatus, name="PromotionStatus")
+WorkflowTriggerEnum = strawberry.enum(wf.WorkflowTrigger, name="WorkflowTrigger")
+NotificationChannelEnum = strawberry.enum(
+    wf.NotificationChannel, name="NotificationChannel"
+)
+DeployStrategyEnum = strawberry.enum(wf.DeployStrategy, name="DeployStrategy")
+ResourceOperationEnum = strawberry.enum(wf.ResourceOperation, name="ResourceOperation")
+RunStatusEnum = strawberry.enum(wf.RunStatus, name="WorkflowRunStatus")
+StepStatusEnum = strawberry.enum(wf.StepStatus, name="StepStatus")
+VerdictEnum = strawberry.enum(wf.Verdict, name="ApprovalVerdict")
 
 __all__ = [
     "AddStatus",

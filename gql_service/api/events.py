@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -26,6 +27,9 @@ from gql_service.events.hub import EventFilter as FeedFilter
 from gql_service.events.model import Event, EventType
 from gql_service.services.audit import AuditFilter
 from gql_service.storage.documents import resource_from_doc
+
+if TYPE_CHECKING:
+    from gql_service.api.workflow_nodes import WorkflowRunNode
 
 EventTypeEnum = strawberry.enum(EventType, name="EventType")
 Counter = Callable[[], Awaitable[int]]
@@ -96,6 +100,23 @@ class EventNode(Node):
                 self.model.collection_id
             )
         return ResourceReferenceType.from_model(snapshot, collection)
+
+    @strawberry.field
+    async def workflow_run(
+        self, info: Info
+    ) -> (
+        Annotated[WorkflowRunNode, strawberry.lazy("gql_service.api.workflow_nodes")]
+        | None
+    ):
+        from gql_service.api.workflow_nodes import WorkflowRunNode
+
+        if self.model.run_id is None:
+            return None
+        context = info.context
+        found = await context.services.workflows.get_run(
+            context.access, self.model.run_id
+        )
+        return WorkflowRunNode.from_model(found) if found else None
 
     @strawberry.field
     async def promotion(self, info: Info) -> PromotionType | None:
@@ -187,7 +208,7 @@ def audit_filter(event_filter: EventFilter | None) -> AuditFilter:
 
 
 @strawberry.type
-class Subscription:
+class EventSubscriptions:
     @strawberry.subscription(
         description=(
             "Change events the subscriber may read, as they happen. With `after`, "

@@ -17,7 +17,15 @@ from bson import ObjectId
 from gql_service.errors import BadUserInputError
 
 NODE_TYPES = frozenset(
-    {"Project", "ServiceCollection", "ResourceReference", "Promotion", "Event"}
+    {
+        "Project",
+        "ServiceCollection",
+        "ResourceReference",
+        "Promotion",
+        "Event",
+        "WorkflowDefinition",
+        "WorkflowRun",
+    }
 )
 # Events are numbered by their cursor; everything else has an ObjectId.
 NUMBERED_TYPES = frozenset({"Event"})

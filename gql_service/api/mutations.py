@@ -38,7 +38,10 @@ from gql_service.api.types import (
     ResourceReferenceType,
     ServiceCollectionType,
 )
-from gql_service.domain.models import UNCHANGED, ResourceGrant
+from gql_service.api.workflow_api import WorkflowMutations
+from gql_service.domain import validation
+from gql_service.domain.models import UNCHANGED, Protection, ResourceGrant
+from gql_service.domain.workflows import Verdict
 from gql_service.services.catalog import CollectionChanges, NewCollection
 from gql_service.services.projects import NewProject
 from gql_service.services.promotion import PromotionRequest
@@ -58,8 +61,30 @@ def _version(value: int | None) -> int | None:
     return None if value is strawberry.UNSET else value
 
 
+@strawberry.input
+class EnvironmentProtectionInput:
+    approvers: list[str]
+    required_approvals: int | None = 1
+    prevent_self_review: bool | None = True
+
+
+@strawberry.input
+class SetEnvironmentProtectionInput:
+    project: str
+    environment: str
+    protection: EnvironmentProtectionInput | None = strawberry.field(
+        default=None, description="Null removes the protection."
+    )
+
+
+@strawberry.input
+class ReviewPromotionInput:
+    id: strawberry.ID
+    comment: str | None = None
+
+
 @strawberry.type
-class Mutation:
+class Mutation(WorkflowMutations):
     @strawberry.mutation
     async def create_project(
         self, info: Info, input: CreateProjectInput
@@ -322,3 +347,57 @@ class Mutation:
         promotion = await context.services.promotions.promote(context.access, request)
         context.forget()
         return PromotionPayload(promotion=PromotionType.from_model(promotion))
+
+    @strawberry.mutation
+    async def set_environment_protection(
+        self, info: Info, input: SetEnvironmentProtectionInput
+    ) -> ProjectPayload:
+        context = info.context
+        given = input.protection
+        protection = (
+            Protection(
+                tuple(given.approvers),
+                1 if given.required_approvals is None else given.required_approvals,
+                given.prevent_self_review is not False,
+            )
+            if given is not None
+            else None
+        )
+        project = await context.services.projects.set_protection(
+            context.access, input.project, input.environment, protection
+        )
+        return ProjectPayload(project=ProjectType.from_model(project))
+
+    @strawberry.mutation
+    async def approve_promotion(
+        self, info: Info, input: ReviewPromotionInput
+    ) -> PromotionPayload:
+        return await _review_promotion(info, input, Verdict.APPROVED)
+
+    @strawberry.mutation
+    async def reject_promotion(
+        self, info: Info, input: ReviewPromotionInput
+    ) -> PromotionPayload:
+        return await _review_promotion(info, input, Verdict.REJECTED)
+
+    @strawberry.mutation
+    async def cancel_promotion(
+        self, info: Info, input: ReviewPromotionInput
+    ) -> PromotionPayload:
+        context = info.context
+        validation.reason(input.comment, "comment")
+        promotion = await context.services.promotions.cancel(
+            context.access, decode_id(input.id, "Promotion")
+        )
+        return PromotionPayload(promotion=PromotionType.from_model(promotion))
+
+
+async def _review_promotion(
+    info: Info, input: ReviewPromotionInput, verdict: Verdict
+) -> PromotionPayload:
+    context = info.context
+    promotion = await context.services.promotions.review(
+        context.access, decode_id(input.id, "Promotion"), verdict, input.comment
+    )
+    context.forget()
+    return PromotionPayload(promotion=PromotionType.from_model(promotion))

@@ -33,12 +33,17 @@ from gql_service.api.types import (
     ServiceCollectionType,
     list_collections,
 )
+from gql_service.api.workflow_api import (
+    WorkflowQueries,
+    run_node,
+    workflow_node,
+)
 from gql_service.domain import models, validation
 from gql_service.storage.service_collections import CollectionQuery
 
 
 @strawberry.type
-class Query:
+class Query(WorkflowQueries):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, object_id = decode_any_id(id)
@@ -54,6 +59,10 @@ class Query:
             return await _promotion(info, object_id)
         if type_name == "Event":
             return await _event(info, int(object_id))
+        if type_name == "WorkflowDefinition":
+            return await workflow_node(info, object_id)
+        if type_name == "WorkflowRun":
+            return await run_node(info, object_id)
         resource = await context.services.store.resources.get_by_id(object_id)
         if resource is None:
             return None

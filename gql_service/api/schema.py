@@ -13,7 +13,7 @@ from strawberry.types import ExecutionContext
 
 from gql_service.api.common import Grant
 from gql_service.api.errors import ErrorCodes, is_expected
-from gql_service.api.events import EventNode, Subscription
+from gql_service.api.events import EventNode, EventSubscriptions
 from gql_service.api.mutations import Mutation
 from gql_service.api.queries import Query
 from gql_service.api.scalars import DateTime
@@ -23,8 +23,15 @@ from gql_service.api.types import (
     ResourceReferenceType,
     ServiceCollectionType,
 )
+from gql_service.api.workflow_api import WorkflowSubscriptions
+from gql_service.api.workflow_nodes import WorkflowNode, WorkflowRunNode
 
 logger = logging.getLogger(__name__)
+
+
+@strawberry.type
+class Subscription(EventSubscriptions, WorkflowSubscriptions):
+    pass
 
 
 class CodedSchema(strawberry.Schema):
@@ -55,6 +62,8 @@ def build_schema(*, introspection: bool = False) -> CodedSchema:
             ResourceReferenceType,
             PromotionType,
             EventNode,
+            WorkflowNode,
+            WorkflowRunNode,
             Grant,
         ],
         extensions=[functools.partial(ErrorCodes, introspection=introspection)],

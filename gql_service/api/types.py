@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from gql_service.api import enums  # noqa: F401  (declares the enums first)
 from gql_service.api.common import FieldChange, Node, PageInfo, Tag, TagInput, page_info
 from gql_service.api.context import Info
 from gql_service.api.enums import AddStatus
@@ -25,12 +26,19 @@ from gql_service.domain.models import (
     ResourceType,
 )
 from gql_service.domain.roles import ResourceRole, Role
+from gql_service.domain.workflows import RunStatus
 from gql_service.events.model import EventType
 from gql_service.storage.resources import ResourceQuery
 from gql_service.storage.service_collections import CollectionQuery
 
 if TYPE_CHECKING:
     from gql_service.api.events import EventConnection
+    from gql_service.api.workflow_nodes import WorkflowNode
+    from gql_service.api.workflow_types import (
+        ApprovalDecision,
+        EnvironmentProtection,
+        WorkflowRunConnection,
+    )
 
 Counter = Callable[[], Awaitable[int]]
 
@@ -206,6 +214,33 @@ class ServiceCollectionType(Node):
         source = await info.context.loaders.collection.load(self.model.promoted_from_id)
         return ServiceCollectionType.from_model(source) if source else None
 
+    @strawberry.field
+    async def workflows(
+        self, info: Info
+    ) -> list[
+        Annotated[WorkflowNode, strawberry.lazy("gql_service.api.workflow_nodes")]
+    ]:
+        from gql_service.api.workflow_nodes import WorkflowNode
+
+        found = await info.context.loaders.workflows.load(self.model.id)
+        return [WorkflowNode.from_model(workflow) for workflow in found]
+
+    @strawberry.field
+    async def workflow_runs(
+        self,
+        info: Info,
+        status: list[RunStatus] | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Annotated[
+        WorkflowRunConnection, strawberry.lazy("gql_service.api.workflow_types")
+    ]:
+        from gql_service.api.workflow_nodes import run_page
+        from gql_service.services.workflows import RunFilter
+
+        wanted = RunFilter(collection_id=self.model.id, statuses=status or [])
+        return await run_page(info, wanted, first, after)
+
     @strawberry.field(description="This collection's audit trail, newest first.")
     async def events(
         self,
@@ -328,6 +363,28 @@ class EnvironmentStage:
     is_standard: bool = strawberry.field(
         description="True for development, testing, staging and production."
     )
+
+    @strawberry.field(
+        description="Set when promotions into this environment need approval."
+    )
+    def protection(
+        self,
+    ) -> (
+        Annotated[
+            EnvironmentProtection, strawberry.lazy("gql_service.api.workflow_types")
+        ]
+        | None
+    ):
+        from gql_service.api.workflow_types import EnvironmentProtection
+
+        found = self.project_model.protections.get(self.name)
+        if found is None:
+            return None
+        return EnvironmentProtection(
+            approvers=list(found.approvers),
+            required_approvals=found.required_approvals,
+            prevent_self_review=found.prevent_self_review,
+        )
 
     async def _visible(self, info: Info) -> list[models.ServiceCollection]:
         loaded = await info.context.loaders.project_collections.load(
@@ -514,6 +571,20 @@ class PromotionType(Node):
             created_at=model.created_at,
             completed_at=model.completed_at,
         )
+
+    @strawberry.field
+    def approvals(
+        self,
+    ) -> list[
+        Annotated[ApprovalDecision, strawberry.lazy("gql_service.api.workflow_types")]
+    ]:
+        from gql_service.api.workflow_types import ApprovalDecision
+        from gql_service.storage.workflow_documents import decision_from_doc
+
+        return [
+            ApprovalDecision.from_model(decision_from_doc(doc))
+            for doc in self.model.approvals
+        ]
 
     @strawberry.field
     async def source(self, info: Info) -> ServiceCollectionType | None:

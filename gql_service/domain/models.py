@@ -86,6 +86,15 @@ class FieldChange:
     after: Any
 
 
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """Promotions into the environment wait for this many approvers."""
+
+    approvers: tuple[str, ...]
+    required_approvals: int = 1
+    prevent_self_review: bool = True
+
+
 @dataclass(slots=True)
 class Project:
     id: str
@@ -97,6 +106,7 @@ class Project:
     created_at: datetime
     updated_at: datetime
     created_by: str | None
+    protections: dict[str, Protection] = field(default_factory=dict)
 
     def subjects_with(self, role: Role) -> list[str]:
         return [grant.subject for grant in self.grants if grant.role is role]
@@ -170,3 +180,9 @@ class Promotion:
     completed_at: datetime | None = None
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    approvals: list[Any] = field(default_factory=list)
+    approvers: tuple[str, ...] = ()
+    required_approvals: int = 0
+    prevent_self_review: bool = True
+    expires_at: datetime | None = None
+    version: int = 1

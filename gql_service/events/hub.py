@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gql_service.auth.principal import Principal
 from gql_service.domain.models import Grant
@@ -96,6 +97,12 @@ class EventHub:
         self._gap_since: float | None = None
         self._project_grants: dict[str, tuple[Grant, ...]] = {}
         self._collections: dict[str, CollectionState | None] = {}
+        # Durable consumers (workflow triggers): called for each committed
+        # event in order, and once at start to catch up to the start cursor.
+        self.consumers: list[Callable[[Event], Awaitable[None]]] = []
+        self.catch_ups: list[Callable[[int], Awaitable[Any]]] = []
+        # Called after each batch with the new position (durable progress).
+        self.flushes: list[Callable[[int], Awaitable[Any]]] = []
         log.listeners.append(self.wake)
 
     @property
@@ -110,6 +117,8 @@ class EventHub:
         first_pending = await repository.first_pending()
         head = await repository.head()
         self.position = head if first_pending is None else first_pending - 1
+        for catch_up in self.catch_ups:
+            await catch_up(self.position)
         self._task = asyncio.create_task(self._run(), name="event-hub")
         logger.info("Event hub started at cursor %d", self.position)
 
@@ -130,8 +139,12 @@ class EventHub:
                 await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
             self._wake.clear()
             try:
+                before = self.position
                 while await self.poll() == WINDOW:
                     pass
+                if self.position != before:
+                    for flush in self.flushes:
+                        await flush(self.position)
                 if time.monotonic() - last_sweep > self.options.sweep_interval:
                     last_sweep = time.monotonic()
                     await self._sweeper.sweep()
@@ -151,9 +164,15 @@ class EventHub:
             if doc["state"] == EventState.PENDING.value:
                 return len(docs)
             self._gap_since = None
-            self.position = seq
             if doc["state"] == EventState.COMMITTED.value:
-                await self._dispatch(event_from_doc(doc))
+                event = event_from_doc(doc)
+                # A consumer that fails leaves the position here: retried.
+                for consume in self.consumers:
+                    await consume(event)
+                self.position = seq
+                await self._dispatch(event)
+            else:
+                self.position = seq
         if not docs and await self._store.events.head() > self.position:
             await self._on_gap()
         return len(docs)

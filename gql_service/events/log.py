@@ -22,8 +22,9 @@ from datetime import datetime, timedelta
 from gql_service.domain.models import utc_now
 from gql_service.errors import ServiceError, ServiceUnavailableError
 from gql_service.events.model import EventState, NewEvent
-from gql_service.storage.changes import ChangeApplier, Outcome
+from gql_service.storage.changes import ChangeApplier
 from gql_service.storage.events import CursorTakenError, EventRepository
+from gql_service.storage.outcome import Outcome
 
 logger = logging.getLogger(__name__)
 

@@ -53,6 +53,7 @@ class NewEvent:
     resource: dict[str, Any] | None = None
     changes: list[FieldChange] = field(default_factory=list)
     promotion_id: str | None = None
+    run_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -70,3 +71,4 @@ class Event:
     resource: dict[str, Any] | None
     changes: list[FieldChange]
     promotion_id: str | None
+    run_id: str | None = None

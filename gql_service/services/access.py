@@ -94,7 +94,7 @@ class Access:
             return None
         if self._visible_project_ids is None:
             members = set(await self.project_roles())
-            granted = {pid for _cid, pid in await self._granted()}
+            granted = {pid for _cid, pid in await self.granted()}
             self._visible_project_ids = sorted(members | granted)
         return self._visible_project_ids
 
@@ -109,8 +109,8 @@ class Access:
         if self.principal.is_admin:
             return {}
         members = list(await self.project_roles())
-        granted = [cid for cid, _pid in await self._granted()]
-        return promotion_storage.scope_filter(members, granted)
+        granted = [cid for cid, _pid in await self.granted()]
+        return promotion_storage.scope_filter(members, granted, self.identities)
 
     async def event_scope(self) -> dict[str, Any]:
         """Events of member projects, readable collections
@@ -118,11 +118,11 @@ class Access:
         if self.principal.is_admin:
             return {}
         members = list(await self.project_roles())
-        granted = [cid for cid, _pid in await self._granted()]
+        granted = [cid for cid, _pid in await self.granted()]
         deleted = await self._store.tombstones.readable_ids(self.identities)
         return event_storage.scope_filter(members, granted + deleted)
 
-    async def _granted(self) -> list[tuple[str, str]]:
+    async def granted(self) -> list[tuple[str, str]]:
         if self._granted_collections is None:
             self._granted_collections = await self._store.collections.granted(
                 self.identities

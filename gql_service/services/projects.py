@@ -14,11 +14,17 @@ from gql_service.domain.models import (
     EnvironmentCounts,
     Grant,
     Project,
+    Protection,
     ServiceCollection,
     utc_now,
 )
 from gql_service.domain.roles import Role
-from gql_service.errors import ConflictError, ForbiddenError, NotFoundError
+from gql_service.errors import (
+    BadUserInputError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+)
 from gql_service.events.log import EventLog
 from gql_service.events.model import EventType, NewEvent
 from gql_service.services import grants as grant_rules
@@ -29,6 +35,7 @@ from gql_service.storage.documents import (
     object_id,
     project_from_doc,
     project_to_doc,
+    protections_to_doc,
 )
 from gql_service.storage.resources import ResourceQuery
 from gql_service.storage.store import Store
@@ -219,6 +226,61 @@ class ProjectService:
             return project_from_doc(outcome.value["project"])
         raise ConflictError("The project kept changing; retry.")
 
+    async def set_protection(
+        self,
+        access: Access,
+        name: str,
+        environment: str,
+        protection: Protection | None,
+    ) -> Project:
+        project = await self.require_owner(access, name)
+        environment = validation.environment_name(environment)
+        if environment not in project.environments:
+            raise BadUserInputError(
+                f"Environment {environment!r} is not on the path of {project.name!r}; "
+                f"valid: {', '.join(project.environments)}.",
+                field="environment",
+            )
+        if protection is not None:
+            protection = _check_protection(protection)
+        for _attempt in range(WRITE_ATTEMPTS):
+            protections = dict(project.protections)
+            before = protections.get(environment)
+            if protection is None:
+                protections.pop(environment, None)
+            else:
+                protections[environment] = protection
+            operation = {
+                "kind": "update_project",
+                "project_id": object_id(project.id),
+                "version": project.version,
+                "fields": {
+                    "protections": protections_to_doc(protections),
+                    "updated_at": utc_now(),
+                },
+            }
+            changes = diff(
+                f"protection.{environment}",
+                protections_to_doc({environment: before})[0] if before else None,
+                protections_to_doc({environment: protection})[0]
+                if protection
+                else None,
+            )
+            event = project_event(
+                EventType.PROJECT_UPDATED,
+                access.principal.subject,
+                project,
+                operation,
+                changes,
+            )
+            try:
+                outcome = await self._log.execute([event])
+            except ConflictError:
+                project = await self._reload(project)
+                continue
+            return project_from_doc(outcome.value["project"])
+        raise ConflictError("The project kept changing; retry.")
+
     async def list_visible(
         self, access: Access, after: tuple[str, str] | None, limit: int
     ) -> list[Project]:
@@ -264,6 +326,26 @@ class ProjectService:
         return await self._store.resources.count(
             collection.id, ResourceQuery(hidden_from=access.identities)
         )
+
+
+def _check_protection(protection: Protection) -> Protection:
+    approvers = validation.subjects(protection.approvers, "protection.approvers")
+    if not approvers:
+        raise BadUserInputError(
+            "A protection needs at least one approver.", field="protection.approvers"
+        )
+    if len(set(approvers)) != len(approvers):
+        raise BadUserInputError(
+            "An approver is listed twice.", field="protection.approvers"
+        )
+    if not 1 <= protection.required_approvals <= len(approvers):
+        raise BadUserInputError(
+            f"requiredApprovals must be between 1 and {len(approvers)}.",
+            field="protection.requiredApprovals",
+        )
+    return Protection(
+        tuple(approvers), protection.required_approvals, protection.prevent_self_review
+    )
 
 
 def _new_project(

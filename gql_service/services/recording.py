@@ -41,6 +41,7 @@ def collection_event(
     changes: list[FieldChange] | None = None,
     resource: ResourceReference | None = None,
     promotion_id: str | None = None,
+    run_id: str | None = None,
 ) -> NewEvent:
     return NewEvent(
         type=event_type,
@@ -54,6 +55,7 @@ def collection_event(
         resource=resource_to_doc(resource) if resource else None,
         changes=changes or [],
         promotion_id=promotion_id,
+        run_id=run_id,
     )
 
 

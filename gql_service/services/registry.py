@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from gql_service.events.hub import EventHub, HubOptions
 from gql_service.events.log import EventLog
@@ -11,7 +13,9 @@ from gql_service.services.catalog import CatalogService
 from gql_service.services.projects import ProjectService
 from gql_service.services.promotion import PromotionService
 from gql_service.services.resources import ResourceService
+from gql_service.services.workflows import WorkflowService
 from gql_service.storage.store import Store
+from gql_service.workflows.runs import RunRecorder
 
 
 @dataclass(slots=True)
@@ -24,6 +28,10 @@ class Services:
     resources: ResourceService
     promotions: PromotionService
     audit: AuditService
+    recorder: RunRecorder
+    workflows: WorkflowService
+    # Set when this process runs workflows; mutations nudge it to look now.
+    runner_wake: Callable[[], None] = field(default=lambda: None)
 
 
 def build_services(
@@ -31,10 +39,12 @@ def build_services(
     max_bulk_resources: int = 1000,
     hub_options: HubOptions | None = None,
     lease_seconds: float = 15.0,
+    approval_window: timedelta = timedelta(hours=72),
 ) -> Services:
     log = EventLog(store.events, store.changes, lease_seconds=lease_seconds)
     projects = ProjectService(store, log)
     catalog = CatalogService(store, log, projects)
+    recorder = RunRecorder(store, log)
     return Services(
         store=store,
         log=log,
@@ -42,6 +52,8 @@ def build_services(
         projects=projects,
         catalog=catalog,
         resources=ResourceService(store, log, max_bulk_resources),
-        promotions=PromotionService(store, log, catalog),
+        promotions=PromotionService(store, log, catalog, approval_window),
         audit=AuditService(store),
+        recorder=recorder,
+        workflows=WorkflowService(store, log, recorder),
     )

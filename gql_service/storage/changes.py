@@ -12,7 +12,6 @@ and the log then marks the event aborted.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -28,21 +27,15 @@ from gql_service.errors import (
 from gql_service.storage.database import Database
 from gql_service.storage.markers import FIELD as MARKERS
 from gql_service.storage.markers import HIDDEN, not_applied, push
+from gql_service.storage.outcome import Outcome
+from gql_service.storage.workflow_changes import WorkflowChanges
 
 logger = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
 
 
-@dataclass(slots=True)
-class Outcome:
-    """What an operation produced; ``refused`` names events of a batch that failed."""
-
-    value: dict[str, Any] = field(default_factory=dict)
-    refused: dict[int, ServiceError] = field(default_factory=dict)
-
-
-class ChangeApplier:
+class ChangeApplier(WorkflowChanges):
     def __init__(self, database: Database) -> None:
         self._projects = database.collection("projects")
         self._collections = database.collection("service_collections")
@@ -51,6 +44,8 @@ class ChangeApplier:
         self._promotions = database.collection("promotions")
         self._tombstones = database.collection("collection_tombstones")
         self._events = database.collection("events")
+        self._workflows = database.collection("workflows")
+        self._runs = database.collection("workflow_runs")
 
     async def apply(self, seqs: list[int], ops: list[dict[str, Any]]) -> Outcome:
         handler = getattr(self, "_apply_" + ops[0]["kind"])
@@ -459,9 +454,12 @@ class ChangeApplier:
     ) -> Outcome:
         op, seq = ops[0], seqs[0]
         promotion = op["promotion"]
-        await self._insert_once(
-            self._promotions, promotion, "This idempotency key is already in use."
-        )
+        if op.get("claim_version") is not None:
+            await self._claim_held_promotion(promotion, op["claim_version"], seq)
+        else:
+            await self._insert_once(
+                self._promotions, promotion, "This idempotency key is already in use."
+            )
         if op.get("target_doc") is not None:
             target = {**op["target_doc"], MARKERS: seqs}
             await self._insert_once(
@@ -502,9 +500,48 @@ class ChangeApplier:
                 resources=added,
             )
 
-        done = {"status": "SUCCEEDED", "completed_at": utc_now()}
+        if op.get("workflows"):
+            try:
+                await self._workflows.insert_many(op["workflows"])
+            except BulkWriteError as exc:
+                # A same-named workflow is there already: promotion only adds.
+                if any(
+                    e.get("code") != DUPLICATE_KEY for e in exc.details["writeErrors"]
+                ):
+                    raise
+
+        done = {
+            "status": "SUCCEEDED",
+            "completed_at": utc_now(),
+            "target_id": target_id,
+            "created_target": promotion["created_target"],
+            "changes": promotion["changes"],
+        }
         await self._promotions.update_one({"_id": promotion["_id"]}, {"$set": done})
         return Outcome({"promotion": {**promotion, **done}})
+
+    async def _claim_held_promotion(
+        self, promotion: dict[str, Any], version: int, seq: int
+    ) -> None:
+        """Move a promotion that waited for approval on; only one approval does."""
+        claimed = await self._promotions.find_one_and_update(
+            {
+                "_id": promotion["_id"],
+                "status": "PENDING_APPROVAL",
+                "version": version,
+                **not_applied([seq]),
+            },
+            {
+                "$set": {"status": "IN_PROGRESS", "approvals": promotion["approvals"]},
+                "$inc": {"version": 1},
+                "$push": push([seq]),
+            },
+            projection={"_id": 1},
+        )
+        if claimed is None and not await self._has_marker(
+            self._promotions, promotion["_id"], seq
+        ):
+            raise ConflictError("The promotion changed meanwhile; reload it and retry.")
 
     async def _applied_promote(self, seq: int, op: dict[str, Any]) -> bool:
         found = await self._promotions.find_one(

@@ -15,6 +15,7 @@ from gql_service.domain.models import (
     Project,
     Promotion,
     PromotionStatus,
+    Protection,
     ResourceGrant,
     ResourceReference,
     ResourceType,
@@ -60,6 +61,29 @@ def resource_grants_to_doc(grants: list[ResourceGrant]) -> list[Document]:
     return [{"subject": grant.subject, "role": grant.role.value} for grant in grants]
 
 
+def protections_to_doc(protections: dict[str, Protection]) -> list[Document]:
+    return [
+        {
+            "environment": environment,
+            "approvers": list(p.approvers),
+            "required_approvals": p.required_approvals,
+            "prevent_self_review": p.prevent_self_review,
+        }
+        for environment, p in protections.items()
+    ]
+
+
+def protections_from_doc(items: list[Document]) -> dict[str, Protection]:
+    return {
+        item["environment"]: Protection(
+            tuple(item["approvers"]),
+            item["required_approvals"],
+            item["prevent_self_review"],
+        )
+        for item in items
+    }
+
+
 def project_from_doc(doc: Document) -> Project:
     return Project(
         id=str(doc["_id"]),
@@ -71,6 +95,7 @@ def project_from_doc(doc: Document) -> Project:
         created_at=utc(doc["created_at"]),
         updated_at=utc(doc["updated_at"]),
         created_by=doc.get("created_by"),
+        protections=protections_from_doc(doc.get("protections", [])),
     )
 
 
@@ -85,6 +110,7 @@ def project_to_doc(project: Project) -> Document:
         "created_at": project.created_at,
         "updated_at": project.updated_at,
         "created_by": project.created_by,
+        "protections": protections_to_doc(project.protections),
     }
 
 
@@ -223,6 +249,12 @@ def promotion_to_doc(promotion: Promotion) -> Document:
         "created_at": promotion.created_at,
         "completed_at": promotion.completed_at,
         "fingerprint": promotion.fingerprint,
+        "approvals": promotion.approvals,
+        "approvers": list(promotion.approvers),
+        "required_approvals": promotion.required_approvals,
+        "prevent_self_review": promotion.prevent_self_review,
+        "expires_at": promotion.expires_at,
+        "version": promotion.version,
     }
     if promotion.idempotency_key is not None:
         # A sparse unique index on this one field scopes keys to their actor.
@@ -256,4 +288,10 @@ def promotion_from_doc(doc: Document) -> Promotion:
         completed_at=utc(completed) if completed else None,
         idempotency_key=key,
         fingerprint=doc.get("fingerprint"),
+        approvals=list(doc.get("approvals", [])),
+        approvers=tuple(doc.get("approvers", [])),
+        required_approvals=doc.get("required_approvals", 0),
+        prevent_self_review=doc.get("prevent_self_review", True),
+        expires_at=utc(doc["expires_at"]) if doc.get("expires_at") else None,
+        version=doc.get("version", 1),
     )

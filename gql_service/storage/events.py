@@ -44,6 +44,16 @@ class EventRepository:
         assert doc is not None
         return int(doc["seq"]) - count + 1
 
+    async def position(self, name: str) -> int | None:
+        """How far a durable consumer of the log has got, if it has started."""
+        doc = await self._counters.find_one({"_id": "position:" + name})
+        return int(doc["seq"]) if doc else None
+
+    async def advance_position(self, name: str, seq: int) -> None:
+        await self._counters.update_one(
+            {"_id": "position:" + name}, {"$max": {"seq": seq}}, upsert=True
+        )
+
     async def head(self) -> int:
         doc = await self._counters.find_one({"_id": COUNTER_ID})
         return int(doc["seq"]) if doc else 0
@@ -166,6 +176,7 @@ def event_to_doc(
         "resource": event.resource,
         "changes": changes_to_doc(event.changes),
         "promotion_id": object_id(event.promotion_id) if event.promotion_id else None,
+        "run_id": object_id(event.run_id) if event.run_id else None,
         "op": event.operation,
     }
 
@@ -187,6 +198,7 @@ def event_from_doc(doc: dict[str, Any]) -> Event:
         resource=doc.get("resource"),
         changes=changes_from_doc(doc.get("changes", [])),
         promotion_id=str(promotion_id) if promotion_id else None,
+        run_id=str(doc["run_id"]) if doc.get("run_id") else None,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -32,6 +33,16 @@ class PromotionRepository:
             {"idempotency_scope": idempotency_scope(actor, key)}
         )
         return promotion_from_doc(doc) if doc else None
+
+    async def pending_expired(self, now: datetime, limit: int) -> list[Promotion]:
+        docs = await self._docs.find_many(
+            {
+                "status": PromotionStatus.PENDING_APPROVAL.value,
+                "expires_at": {"$lt": now},
+            },
+            limit=limit,
+        )
+        return [promotion_from_doc(doc) for doc in docs]
 
     async def list(
         self,
@@ -64,7 +75,9 @@ class PromotionRepository:
 
 
 def scope_filter(
-    member_project_ids: list[str] | None, readable_collection_ids: list[str]
+    member_project_ids: list[str] | None,
+    readable_collection_ids: list[str],
+    identities: list[str],
 ) -> dict[str, Any]:
     """Promotions out of or into a collection the subject may read."""
     if member_project_ids is None:
@@ -75,6 +88,7 @@ def scope_filter(
             {"project_id": {"$in": [object_id(v) for v in member_project_ids]}},
             {"source_id": {"$in": ids}},
             {"target_id": {"$in": ids}},
+            {"approvers": {"$in": identities}},
         ]
     }
 

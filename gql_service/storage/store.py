@@ -13,6 +13,7 @@ from gql_service.storage.promotions import PromotionRepository
 from gql_service.storage.resources import ResourceRepository
 from gql_service.storage.service_collections import CollectionRepository
 from gql_service.storage.tombstones import TombstoneRepository
+from gql_service.storage.workflow_store import RunRepository, WorkflowRepository
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ class Store:
             database.collection("events"), database.collection("counters")
         )
         self.changes = ChangeApplier(database)
+        self.workflows = WorkflowRepository(database.collection("workflows"))
+        self.runs = RunRepository(database.collection("workflow_runs"))
 
     async def create_indexes(self) -> None:
         """Every query and uniqueness rule has an index; creating one is idempotent."""
@@ -69,6 +72,19 @@ class Store:
         await events.create_index([("collection_id", 1), ("_id", -1)])
         await db.collection("collection_tombstones").create_index([("readers", 1)])
 
+        workflows = db.collection("workflows")
+        await workflows.create_index([("collection_id", 1), ("name", 1)], unique=True)
+        await workflows.create_index(
+            [("enabled", 1), ("triggers", 1), ("next_run_at", 1)]
+        )
+
+        runs = db.collection("workflow_runs")
+        await runs.create_index([("trigger_key", 1)], unique=True)
+        await runs.create_index([("collection_id", 1), ("_id", -1)])
+        await runs.create_index([("workflow_id", 1), ("_id", -1)])
+        await runs.create_index([("status", 1), ("next_attempt_at", 1)])
+        await runs.create_index([("status", 1), ("approvers", 1)])
+
         promotions = db.collection("promotions")
         await promotions.create_index(
             [("idempotency_scope", 1)], unique=True, sparse=True
@@ -76,4 +92,6 @@ class Store:
         await promotions.create_index([("project_id", 1), ("_id", -1)])
         await promotions.create_index([("source_id", 1)])
         await promotions.create_index([("target_id", 1)])
+        await promotions.create_index([("status", 1), ("expires_at", 1)])
+        await promotions.create_index([("status", 1), ("approvers", 1)])
         logger.info("Database indexes are in place")
