@@ -21,7 +21,7 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 	@if [ -f $(SHARED)/tools/check_contract.py ]; then \
-		$(BIN)/python $(SHARED)/tools/check_contract.py schema.graphql --cap core; \
+		$(BIN)/python $(SHARED)/tools/check_contract.py schema.graphql --cap core,events,workflows,vultr; \
 	else \
 		echo "check_contract: $(SHARED) not found, contract check skipped"; \
 	fi

@@ -163,6 +163,18 @@ def _seed_demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _fake_vultr(args: argparse.Namespace) -> int:
+    from gql_service.vultr.fake import FAKE_API_KEY, run_fake
+
+    print(
+        f"Fake Vultr API on http://{args.host}:{args.port}/v2 (key: {FAKE_API_KEY}); "
+        f"point GQL_SERVICE_VULTR_API_URL there.",
+        flush=True,
+    )
+    run_fake(args.host, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gql-service", description="Service Collections GraphQL API"
@@ -191,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed-demo", help="load the demo data into MongoDB")
     seed.set_defaults(handler=_seed_demo)
+
+    fake = commands.add_parser("fake-vultr", help="serve a fake Vultr API for demos")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=8790)
+    fake.set_defaults(handler=_fake_vultr)
     return parser
 
 

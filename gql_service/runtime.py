@@ -15,6 +15,7 @@ from gql_service.services.registry import Services, build_services
 from gql_service.storage.database import Database, open_embedded, open_mongodb
 from gql_service.storage.gateway import GatewayOptions
 from gql_service.storage.store import Store
+from gql_service.vultr.live import build_inventory
 from gql_service.workflows.actions import StepExecutor
 from gql_service.workflows.runner import Runner
 from gql_service.workflows.scheduler import Scheduler
@@ -97,6 +98,8 @@ class Runtime:
             await self.runner.stop()
         await self.services.hub.stop()
         await self.outbound.aclose()
+        if self.services.vultr is not None:
+            await self.services.vultr.aclose()
         if self.owns_database:
             self.database.close()
 
@@ -118,6 +121,7 @@ def build_runtime(
             queue_size=settings.subscription_queue_size,
         ),
         approval_window=timedelta(hours=settings.promotion_approval_hours),
+        vultr=build_inventory(settings),
     )
     outbound = OutboundClient(
         allow_private=settings.outbound_allow_private,
@@ -152,7 +156,7 @@ def build_runner(
     runner = Runner(
         store,
         services.recorder,
-        StepExecutor(settings, outbound),
+        StepExecutor(settings, outbound, services.vultr),
         Scheduler(store, services.recorder),
         lease_seconds=settings.workflow_lease_seconds,
         poll_seconds=settings.workflow_poll_seconds,

@@ -9,10 +9,18 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from gql_service.auth.principal import Principal
-from gql_service.domain.models import EnvironmentCounts, Project, ServiceCollection
+from gql_service.domain.models import (
+    EnvironmentCounts,
+    Project,
+    ResourceReference,
+    ResourceType,
+    ServiceCollection,
+)
 from gql_service.domain.workflows import Workflow
+from gql_service.errors import ServiceError
 from gql_service.services.access import Access
 from gql_service.services.registry import Services
+from gql_service.vultr.resources import LiveState
 
 
 @dataclass
@@ -24,6 +32,8 @@ class Loaders:
     project_collections: DataLoader[str, list[ServiceCollection]]
     collection: DataLoader[str, ServiceCollection | None]
     workflows: DataLoader[str, list[Workflow]]
+    collection_resources: DataLoader[str, list[ResourceReference]]
+    live: DataLoader[tuple[ResourceType, str], LiveState | None]
 
 
 def build_loaders(services: Services, access: Access) -> Loaders:
@@ -57,12 +67,34 @@ def build_loaders(services: Services, access: Access) -> Loaders:
             grouped[workflow.collection_id].append(workflow)
         return [grouped[cid] for cid in ids]
 
+    async def load_resources(ids: list[str]) -> list[list[ResourceReference]]:
+        found = await store.resources.list_for_collections(ids)
+        grouped: dict[str, list[ResourceReference]] = {cid: [] for cid in ids}
+        for resource in found:
+            grouped[resource.collection_id].append(resource)
+        return [grouped[cid] for cid in ids]
+
+    async def load_live(
+        keys: list[tuple[ResourceType, str]],
+    ) -> list[LiveState | BaseException | None]:
+        inventory = services.vultr
+        if inventory is None:
+            return [None] * len(keys)
+        try:
+            states = await inventory.live_states(keys)
+        except ServiceError as exc:
+            # The live field fails alone; every other field still answers.
+            return [exc] * len(keys)
+        return [states.get(key) for key in keys]
+
     return Loaders(
         project=DataLoader(load_fn=load_projects),
         stage_counts=DataLoader(load_fn=load_counts),
         project_collections=DataLoader(load_fn=load_project_collections),
         collection=DataLoader(load_fn=load_collections),
         workflows=DataLoader(load_fn=load_workflows),
+        collection_resources=DataLoader(load_fn=load_resources),
+        live=DataLoader(load_fn=load_live),  # type: ignore[arg-type]
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from gql_service.api.common import Node, Viewer, page_info
@@ -33,13 +35,25 @@ from gql_service.api.types import (
     ServiceCollectionType,
     list_collections,
 )
+from gql_service.api.vultr_types import DriftItem, drift_items
 from gql_service.api.workflow_api import (
     WorkflowQueries,
     run_node,
     workflow_node,
 )
 from gql_service.domain import models, validation
+from gql_service.domain.models import utc_now
+from gql_service.errors import VultrNotConfiguredError
 from gql_service.storage.service_collections import CollectionQuery
+from gql_service.vultr import drift as vultr_drift
+
+
+@strawberry.type
+class DriftReport:
+    collection: ServiceCollectionType
+    checked_at: datetime
+    in_sync: bool
+    items: list[DriftItem]
 
 
 @strawberry.type
@@ -156,6 +170,36 @@ class Query(WorkflowQueries):
         after: str | None = None,
     ) -> EventConnection:
         return await event_page(info, audit_filter(filter), first, after)
+
+    @strawberry.field(
+        description=(
+            "Compares the collection with the Vultr account; null with "
+            "VULTR_NOT_CONFIGURED without a key."
+        )
+    )
+    async def drift_report(
+        self, info: Info, collection_id: strawberry.ID
+    ) -> DriftReport | None:
+        context = info.context
+        object_id = decode_id(collection_id, "ServiceCollection", "collectionId")
+        inventory = context.services.vultr
+        if inventory is None:
+            raise VultrNotConfiguredError(
+                "No Vultr API key is configured (GQL_SERVICE_VULTR_API_KEY)."
+            )
+        found = await context.services.catalog.get_readable(context.access, object_id)
+        if found is None:
+            return None
+        resources = await context.services.store.resources.list_all(found.id)
+        items = await inventory.drift(
+            vultr_drift.tag_of(found), vultr_drift.drift_refs(found, resources)
+        )
+        return DriftReport(
+            collection=ServiceCollectionType.from_model(found),
+            checked_at=utc_now(),
+            in_sync=not items,
+            items=drift_items(items),
+        )
 
     @strawberry.field
     async def promotion(self, info: Info, id: strawberry.ID) -> PromotionType | None:

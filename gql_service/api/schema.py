@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import functools
 import logging
 from datetime import datetime
@@ -23,6 +24,7 @@ from gql_service.api.types import (
     ResourceReferenceType,
     ServiceCollectionType,
 )
+from gql_service.api.vultr_types import Decimal
 from gql_service.api.workflow_api import WorkflowSubscriptions
 from gql_service.api.workflow_nodes import WorkflowNode, WorkflowRunNode
 
@@ -67,7 +69,10 @@ def build_schema(*, introspection: bool = False) -> CodedSchema:
             Grant,
         ],
         extensions=[functools.partial(ErrorCodes, introspection=introspection)],
-        config=StrawberryConfig(auto_camel_case=True, scalar_map={datetime: DateTime}),
+        config=StrawberryConfig(
+            auto_camel_case=True,
+            scalar_map={datetime: DateTime, decimal.Decimal: Decimal},
+        ),
     )
 
 

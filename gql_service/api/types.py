@@ -33,6 +33,7 @@ from gql_service.storage.service_collections import CollectionQuery
 
 if TYPE_CHECKING:
     from gql_service.api.events import EventConnection
+    from gql_service.api.vultr_types import CostSummary, LiveState
     from gql_service.api.workflow_nodes import WorkflowNode
     from gql_service.api.workflow_types import (
         ApprovalDecision,
@@ -95,6 +96,18 @@ class ResourceReferenceType(Node):
         return [
             ResourceGrant(subject=g.subject, role=g.role) for g in self.model.access
         ]
+
+    @strawberry.field(
+        description=(
+            "Live state read from Vultr; null when no Vultr API key is configured."
+        )
+    )
+    async def live(
+        self, info: Info
+    ) -> Annotated[LiveState, strawberry.lazy("gql_service.api.vultr_types")] | None:
+        from gql_service.api.vultr_types import live_state
+
+        return await live_state(info, self.model)
 
     @strawberry.field(description="The viewer's effective role on this resource.")
     async def my_role(self, info: Info) -> Role | None:
@@ -240,6 +253,18 @@ class ServiceCollectionType(Node):
 
         wanted = RunFilter(collection_id=self.model.id, statuses=status or [])
         return await run_page(info, wanted, first, after)
+
+    @strawberry.field(
+        description=(
+            "Monthly cost of the collection's resources; null without a Vultr API key."
+        )
+    )
+    async def cost(
+        self, info: Info
+    ) -> Annotated[CostSummary, strawberry.lazy("gql_service.api.vultr_types")] | None:
+        from gql_service.api.vultr_types import cost_of
+
+        return await cost_of(info, [self.model])
 
     @strawberry.field(description="This collection's audit trail, newest first.")
     async def events(
@@ -407,6 +432,16 @@ class EnvironmentStage:
             for c in (await self._visible(info))[:limit]
         ]
 
+    @strawberry.field
+    async def cost(
+        self, info: Info
+    ) -> Annotated[CostSummary, strawberry.lazy("gql_service.api.vultr_types")] | None:
+        from gql_service.api.vultr_types import cost_of
+
+        if info.context.services.vultr is None:
+            return None
+        return await cost_of(info, await self._visible(info))
+
     async def _counts(self, info: Info) -> tuple[int, int]:
         context = info.context
         counters = await context.loaders.stage_counts.load(self.project_model.id)
@@ -488,6 +523,17 @@ class ProjectType(Node):
     )
     def my_role(self, info: Info) -> Role | None:
         return info.context.access.project_role(self.model)
+
+    @strawberry.field
+    async def cost(
+        self, info: Info
+    ) -> Annotated[CostSummary, strawberry.lazy("gql_service.api.vultr_types")] | None:
+        from gql_service.api.vultr_types import cost_of
+
+        if info.context.services.vultr is None:
+            return None
+        loaded = await info.context.loaders.project_collections.load(self.model.id)
+        return await cost_of(info, loaded)
 
     @strawberry.field
     async def collections(

@@ -15,6 +15,7 @@ from gql_service.services.promotion import PromotionService
 from gql_service.services.resources import ResourceService
 from gql_service.services.workflows import WorkflowService
 from gql_service.storage.store import Store
+from gql_service.vultr.live import VultrInventory
 from gql_service.workflows.runs import RunRecorder
 
 
@@ -30,6 +31,8 @@ class Services:
     audit: AuditService
     recorder: RunRecorder
     workflows: WorkflowService
+    # The Vultr inventory; None without an API key.
+    vultr: VultrInventory | None = None
     # Set when this process runs workflows; mutations nudge it to look now.
     runner_wake: Callable[[], None] = field(default=lambda: None)
 
@@ -40,6 +43,7 @@ def build_services(
     hub_options: HubOptions | None = None,
     lease_seconds: float = 15.0,
     approval_window: timedelta = timedelta(hours=72),
+    vultr: VultrInventory | None = None,
 ) -> Services:
     log = EventLog(store.events, store.changes, lease_seconds=lease_seconds)
     projects = ProjectService(store, log)
@@ -51,9 +55,10 @@ def build_services(
         hub=EventHub(store, log, hub_options),
         projects=projects,
         catalog=catalog,
-        resources=ResourceService(store, log, max_bulk_resources),
+        resources=ResourceService(store, log, max_bulk_resources, vultr),
         promotions=PromotionService(store, log, catalog, approval_window),
         audit=AuditService(store),
         recorder=recorder,
         workflows=WorkflowService(store, log, recorder),
+        vultr=vultr,
     )

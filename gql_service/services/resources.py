@@ -38,6 +38,7 @@ from gql_service.storage.documents import (
 )
 from gql_service.storage.resources import ResourceQuery
 from gql_service.storage.store import Store
+from gql_service.vultr.live import VultrInventory
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +76,31 @@ class ResourceChanges:
 
 
 class ResourceService:
-    def __init__(self, store: Store, log: EventLog, max_bulk: int = 1000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        log: EventLog,
+        max_bulk: int = 1000,
+        vultr: VultrInventory | None = None,
+    ) -> None:
         self._store = store
         self._log = log
         self._max_bulk = max_bulk
+        self._vultr = vultr
+
+    async def _missing_in_vultr(
+        self, resources: Sequence[ResourceReference]
+    ) -> set[tuple[ResourceType, str]]:
+        """Keys Vultr says do not exist; nothing is checked without a key."""
+        if self._vultr is None or not resources:
+            return set()
+        keys = [(r.resource_type, r.resource_id) for r in resources]
+        states = await self._vultr.live_states(keys, refresh_missing=True)
+        return {
+            key
+            for key, state in states.items()
+            if state is not None and not state.exists
+        }
 
     def _build(
         self, collection_id: str, new: NewResource, actor: str
@@ -151,10 +173,15 @@ class ResourceService:
         existing = await self._store.resources.existing_keys(
             collection.id, [(r.resource_type, r.resource_id) for _, r in candidates]
         )
+        missing = await self._missing_in_vultr([r for _, r in candidates])
         fresh = []
         for index, resource in candidates:
+            key = (resource.resource_type, resource.resource_id)
             if (resource.resource_type.value, resource.resource_id) in existing:
                 results[index].status = AddStatus.ALREADY_PRESENT
+            elif key in missing:
+                results[index].status = AddStatus.NOT_FOUND_IN_VULTR
+                results[index].message = "Vultr has no resource with this id."
             else:
                 fresh.append((index, resource))
         if not fresh:

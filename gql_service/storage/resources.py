@@ -79,6 +79,16 @@ class ResourceRepository:
         )
         return [resource_from_doc(doc) for doc in docs]
 
+    async def list_for_collections(
+        self, collection_ids: list[str]
+    ) -> list[ResourceReference]:
+        docs = await self._docs.find_many(
+            {"collection_id": {"$in": [object_id(v) for v in collection_ids]}, **LIVE},
+            sort=SORT,
+            projection=HIDDEN,
+        )
+        return [resource_from_doc(doc) for doc in docs]
+
     async def count(self, collection_id: str, query: ResourceQuery) -> int:
         return await self._docs.count(_query_filter(collection_id, query))
 

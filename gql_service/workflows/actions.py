@@ -20,6 +20,7 @@ from gql_service.domain.workflows import (
     ResourceOperation,
     Run,
 )
+from gql_service.errors import ServiceError
 from gql_service.outbound.email import send_email
 from gql_service.outbound.http import OutboundClient, OutboundError, redact_url
 
@@ -90,6 +91,8 @@ class StepExecutor:
             if isinstance(action, ResourceManagementAction):
                 return await self._manage(action, context)
         except OutboundError as exc:
+            raise StepFailedError(exc.message) from exc
+        except ServiceError as exc:
             raise StepFailedError(exc.message) from exc
         raise StepFailedError("This step has nothing to do.")
 
@@ -204,6 +207,8 @@ class StepExecutor:
                 continue
             await self._operate(action.operation, resource, context)
             done.append(resource.resource_id)
+        # The cached lists no longer tell the truth about what we changed.
+        self._vultr.invalidate()
         return {
             "operation": action.operation.value,
             "done": done,
@@ -217,8 +222,8 @@ class StepExecutor:
         resource: ResourceReference,
         context: StepContext,
     ) -> None:
-        vultr = self._vultr
-        assert vultr is not None
+        assert self._vultr is not None
+        vultr = self._vultr.client
         instance = resource.resource_id
         if operation is ResourceOperation.START:
             await vultr.start_instance(instance)
