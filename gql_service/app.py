@@ -10,10 +10,11 @@ from datetime import timedelta
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gql_service.api.schema import build_schema
 from gql_service.api.view import GraphQLView
+from gql_service.demo_hooks import DemoHooks
 from gql_service.errors import ServiceUnavailableError
 from gql_service.runtime import Runtime
 
@@ -45,9 +46,20 @@ def create_app(runtime: Runtime, *, demo: bool = False) -> Starlette:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    routes: list[BaseRoute] = [
+        Route("/graphql", view),
+        WebSocketRoute("/graphql", view),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    hooks_url = None
+    if demo:
+        routes += DemoHooks().routes()
+        hooks_url = f"http://{settings.host}:{settings.port}/demo/hooks"
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await runtime.start(demo=demo)
+        await runtime.start(demo=demo, hooks_url=hooks_url)
         logger.info("Service ready")
         try:
             yield
@@ -55,14 +67,6 @@ def create_app(runtime: Runtime, *, demo: bool = False) -> Starlette:
             await runtime.stop()
             logger.info("Service stopped")
 
-    app = Starlette(
-        routes=[
-            Route("/graphql", view),
-            WebSocketRoute("/graphql", view),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
-        lifespan=lifespan,
-    )
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     return app

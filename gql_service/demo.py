@@ -8,11 +8,22 @@ import uuid
 from gql_service.auth.principal import Principal
 from gql_service.domain.models import Grant, ResourceType
 from gql_service.domain.roles import Role
+from gql_service.domain.workflows import (
+    ApprovalAction,
+    Conditions,
+    DeployAction,
+    DeployStrategy,
+    HealthCheckAction,
+    NotificationAction,
+    NotificationChannel,
+    WorkflowTrigger,
+)
 from gql_service.services.access import Access
 from gql_service.services.catalog import NewCollection
 from gql_service.services.projects import NewProject
 from gql_service.services.registry import Services
 from gql_service.services.resources import NewResource
+from gql_service.services.workflows import WorkflowSpec
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +55,24 @@ def demo_instance_id(label: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, label + ".demo.example"))
 
 
-async def seed_demo(services: Services) -> bool:
-    """Load the demo data; False when it is already there."""
+async def seed_demo(services: Services, hooks_url: str | None = None) -> bool:
+    """Load the demo data; False when it is already there.
+
+    With ``hooks_url`` (the demo receivers of ``serve --demo``) the production
+    collection also gets the seed's Production Deployment workflow.
+    """
     if await services.store.projects.get_by_name("ecommerce-platform") is not None:
         logger.info("Demo data already present")
         return False
-    await _seed_ecommerce(services)
+    production = await _seed_ecommerce(services)
     await _seed_data_platform(services)
+    if hooks_url:
+        await _seed_deployment_workflow(services, production, hooks_url)
     logger.info("Demo data loaded: projects ecommerce-platform and data-platform")
     return True
 
 
-async def _seed_ecommerce(services: Services) -> None:
+async def _seed_ecommerce(services: Services) -> str:
     lead = Access(Principal(TEAM_LEAD), services.store)
     await services.projects.create(
         lead,
@@ -97,6 +114,41 @@ async def _seed_ecommerce(services: Services) -> None:
             await services.catalog.update_permissions(
                 lead, collection.id, [Grant(DEVOPS, Role.VIEWER)], []
             )
+            production = collection.id
+    return production
+
+
+async def _seed_deployment_workflow(
+    services: Services, collection_id: str, hooks_url: str
+) -> None:
+    """The seed's deployment workflow, pointed at the demo receivers."""
+    lead = Access(Principal(TEAM_LEAD), services.store)
+    spec = WorkflowSpec(
+        name="Production Deployment",
+        description="Notify, wait for DevOps, deploy blue/green, check health.",
+        triggers=[WorkflowTrigger.ENVIRONMENT_PROMOTED],
+        conditions=Conditions(target_environment="production"),
+        actions=[
+            NotificationAction(
+                NotificationChannel.SLACK,
+                hooks_url + "/slack",
+                "Promotion of web-app to production is waiting for approval.",
+            ),
+            ApprovalAction((DEVOPS,), required_approvals=1, timeout_seconds=86400),
+            DeployAction(DeployStrategy.BLUE_GREEN, hooks_url + "/deploy"),
+            HealthCheckAction(
+                hooks_url + "/health", timeout_seconds=60, interval_seconds=2
+            ),
+            NotificationAction(
+                NotificationChannel.SLACK,
+                hooks_url + "/slack",
+                "web-app is live in production.",
+            ),
+        ],
+        permissions=[],
+        enabled=True,
+    )
+    await services.workflows.create(lead, collection_id, spec)
 
 
 async def _seed_data_platform(services: Services) -> None:

@@ -82,12 +82,14 @@ class Runtime:
     # A database handed in (tests, several apps over one store) stays open.
     owns_database: bool = True
 
-    async def start(self, *, demo: bool = False, hub: bool = True) -> None:
+    async def start(
+        self, *, demo: bool = False, hub: bool = True, hooks_url: str | None = None
+    ) -> None:
         await self.store.create_indexes()
         if demo:
             from gql_service.demo import seed_demo
 
-            await seed_demo(self.services)
+            await seed_demo(self.services, hooks_url)
         if hub:
             await self.services.hub.start()
         if hub and self.runner is not None:

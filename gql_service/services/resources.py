@@ -151,6 +151,12 @@ class ResourceService:
     ) -> tuple[ServiceCollection, ResourceReference]:
         collection = await self._editable_collection(access, collection_id)
         resource = self._build(collection.id, new, access.principal.subject)
+        if await self._missing_in_vultr([resource]):
+            raise BadUserInputError(
+                f"Vultr has no {resource.resource_type.value} with id "
+                f"{resource.resource_id!r}.",
+                field="resourceId",
+            )
 
         outcome = await self._log.execute(
             [self._added_event(access, collection, resource)]
