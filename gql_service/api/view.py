@@ -92,11 +92,11 @@ class GraphQLView(GraphQL[Context, None]):
             )
         await response(scope, receive, send)
 
-    def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None) -> Principal:
         token = bearer_token(authorization)
         if token is None:
             raise UnauthenticatedError("A bearer token is required.")
-        return self.verifier.verify(token)
+        return await self.verifier.verify(token)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -120,7 +120,7 @@ class GraphQLView(GraphQL[Context, None]):
                 raise UnauthenticatedError(
                     "connection_init needs an Authorization entry."
                 )
-            context.principal = self.authenticate(header)
+            context.principal = await self.authenticate(header)
         except ServiceError as exc:
             logger.info("WebSocket connection refused: %s", exc.code)
             raise ConnectionRejectionError(

@@ -7,6 +7,7 @@ neither ``alg: none`` nor an HS256 token signed with a public key passes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -42,21 +43,26 @@ class TokenVerifier:
         self._audience = audience
         self._leeway = leeway_seconds
 
-    def verify(self, token: str) -> Principal:
+    async def verify(self, token: str) -> Principal:
         try:
-            claims = self._decode(token)
+            key = await self._key_for(token)
+            claims = self._decode(token, key)
         except jwt.PyJWTError as exc:
             raise UnauthenticatedError("The bearer token is not valid.") from exc
         return principal_from_claims(claims)
 
-    def _decode(self, token: str) -> dict[str, Any]:
+    async def _key_for(self, token: str) -> Any:
+        if self._jwks is None:
+            return self._secret
+        # PyJWKClient fetches with blocking urllib; keep it off the event loop.
+        # It caches the key set and refetches on an unknown kid (rotation).
+        jwks = self._jwks
+        signing_key = await asyncio.to_thread(jwks.get_signing_key_from_jwt, token)
+        return signing_key.key
+
+    def _decode(self, token: str, key: Any) -> dict[str, Any]:
         options = {"require": ["sub", "exp"], "verify_aud": bool(self._audience)}
-        if self._jwks is not None:
-            key: Any = self._jwks.get_signing_key_from_jwt(token).key
-            algorithms = ASYMMETRIC_ALGORITHMS
-        else:
-            key = self._secret
-            algorithms = ["HS256"]
+        algorithms = ASYMMETRIC_ALGORITHMS if self._jwks is not None else ["HS256"]
         return jwt.decode(
             token,
             key,
