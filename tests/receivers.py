@@ -15,11 +15,16 @@ import contextlib
 import json
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer  # noqa: N811 (its own name)
+from aiosmtpd.smtp import Envelope, Session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -154,3 +159,32 @@ async def recording_receiver() -> AsyncIterator[Receiver]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, WAIT_SECONDS)
+
+
+@dataclass
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+
+    async def handle_DATA(  # noqa: N802 (the name aiosmtpd calls)
+        self, server: SMTPServer, session: Session, envelope: Envelope
+    ) -> str:
+        parsed = message_from_bytes(
+            envelope.original_content or b"", policy=policy.default
+        )
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append((list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted"
+
+
+@contextlib.contextmanager
+def smtp_server(mailbox: Mailbox) -> Iterator[int]:
+    """A plain SMTP server on 127.0.0.1; yields its port."""
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
