@@ -104,7 +104,7 @@ class GraphQLView(GraphQL[Context, None]):
         context = Context(self.services, None, request=request, response=response)
         if isinstance(request, Request):
             try:
-                context.principal = self.authenticate(
+                context.principal = await self.authenticate(
                     request.headers.get("authorization")
                 )
             except ServiceError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -54,8 +55,11 @@ class GatewayOptions:
     # interleave as they would against a real server.
     yield_around_calls: bool = False
     # Called before every command with the collection and command names; may
-    # raise to inject a fault.
-    fault: Callable[[str, str], None] | None = None
+    # raise, or return an awaitable (a delay), to inject a fault.
+    fault: Callable[[str, str], Any] | None = None
+    # An answer slower than this is SERVICE_UNAVAILABLE, whatever the driver
+    # does; None leaves it to the driver's own timeouts.
+    command_timeout: float | None = None
     totals: CommandMeter = field(default_factory=CommandMeter)
 
 
@@ -70,10 +74,25 @@ class StoreCollection:
         if options.yield_around_calls:
             await asyncio.sleep(0)
         started = time.perf_counter()
-        try:
+
+        async def attempt() -> T:
             if options.fault is not None:
-                options.fault(self.name, command)
+                injected = options.fault(self.name, command)
+                if inspect.isawaitable(injected):
+                    await injected
             return await call()
+
+        try:
+            if options.command_timeout is None:
+                return await attempt()
+            return await asyncio.wait_for(attempt(), options.command_timeout)
+        except TimeoutError as exc:
+            logger.warning(
+                "Database did not answer %s on %s in time", command, self.name
+            )
+            raise ServiceUnavailableError(
+                "The database did not answer in time."
+            ) from exc
         except (DuplicateKeyError, BulkWriteError):
             # Uniqueness answers: the repositories turn them into domain errors.
             raise
