@@ -64,6 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Per-connection deflate state costs hundreds of KiB per subscriber
         # for event messages of a few hundred bytes.
         ws_per_message_deflate=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
     return 0
 

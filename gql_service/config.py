@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     promotion_approval_hours: float = Field(72.0, gt=0, le=24 * 90)
     # Starts the workflow runner in this process (off for read-only replicas).
     run_workflows: bool = True
+    # On SIGTERM: stop accepting, finish requests in flight for this long,
+    # close WebSockets with 1012 (reconnect), hand workflow leases back.
+    shutdown_grace_seconds: float = Field(20.0, ge=0, le=600)
 
     # Unset: live state, cost and drift are null and adds are not validated.
     vultr_api_key: SecretStr | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 GROUP_PREFIX = "group:"
 
@@ -12,6 +13,8 @@ class Principal:
     subject: str
     groups: tuple[str, ...] = ()
     is_admin: bool = False
+    # When the token runs out; long-lived subscriptions stop delivering then.
+    expires_at: datetime | None = field(default=None, compare=False)
     # Every name a grant may use for this principal: itself and its groups.
     identities: frozenset[str] = field(init=False)
 

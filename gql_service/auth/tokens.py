@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -82,7 +83,15 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise UnauthenticatedError("The token's subject is not a user.")
     groups = _string_list(claims.get("groups"))
     roles = _string_list(claims.get("roles"))
-    return Principal(subject=subject, groups=tuple(groups), is_admin="admin" in roles)
+    expiry = claims.get("exp")
+    return Principal(
+        subject=subject,
+        groups=tuple(groups),
+        is_admin="admin" in roles,
+        expires_at=datetime.fromtimestamp(expiry, UTC)
+        if isinstance(expiry, int | float)
+        else None,
+    )
 
 
 def _string_list(value: object) -> list[str]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gql_service.auth.principal import Principal
-from gql_service.domain.models import Grant
-from gql_service.errors import SubscriptionOverflowError
+from gql_service.domain.models import Grant, utc_now
+from gql_service.errors import SubscriptionOverflowError, UnauthenticatedError
 from gql_service.events.log import EventLog, Sweeper
 from gql_service.events.model import Event, EventState, EventType
 from gql_service.events.visibility import CollectionState, can_read_event
@@ -303,9 +303,11 @@ class EventHub:
     async def _live(self, subscriber: Subscriber) -> AsyncIterator[Event]:
         while True:
             while not subscriber.queue.empty():
+                _check_token(subscriber)
                 event = subscriber.queue.get_nowait()
                 if event.seq > subscriber.delivered:
                     yield event
+            _check_token(subscriber)
             if subscriber.overflowed:
                 raise SubscriptionOverflowError(
                     "The subscription fell too far behind; resume from lastCursor.",
@@ -314,4 +316,21 @@ class EventHub:
             if self._task is None:
                 return
             subscriber.wake.clear()
+            await self._wait(subscriber)
+
+    async def _wait(self, subscriber: Subscriber) -> None:
+        """Sleep until an event comes, or end the feed when the token runs out."""
+        expires = subscriber.principal.expires_at
+        if expires is None:
             await subscriber.wake.wait()
+            return
+        remaining = (expires - utc_now()).total_seconds()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(subscriber.wake.wait(), max(remaining, 0))
+        _check_token(subscriber)
+
+
+def _check_token(subscriber: Subscriber) -> None:
+    expires = subscriber.principal.expires_at
+    if expires is not None and expires <= utc_now():
+        raise UnauthenticatedError("The token has expired; reconnect with a fresh one.")
