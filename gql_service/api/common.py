@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
 from gql_service.domain import models
 from gql_service.domain.roles import Role
+
+Counter = Callable[[], Awaitable[int]]
+
+
+@strawberry.type
+class Counted:
+    """A page of a list whose total is counted only when a client asks."""
+
+    counter: strawberry.Private[Counter]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.counter()
 
 
 @strawberry.interface

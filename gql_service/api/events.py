@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gql_service.api.common import FieldChange, Node, PageInfo, page_info
+from gql_service.api.common import (
+    Counted,
+    FieldChange,
+    Node,
+    PageInfo,
+    page_info,
+)
 from gql_service.api.context import Info
 from gql_service.api.ids import (
     decode_event_cursor,
@@ -32,7 +38,6 @@ if TYPE_CHECKING:
     from gql_service.api.workflow_nodes import WorkflowRunNode
 
 EventTypeEnum = strawberry.enum(EventType, name="EventType")
-Counter = Callable[[], Awaitable[int]]
 
 
 @strawberry.type(name="Event")
@@ -136,15 +141,10 @@ class EventEdge:
 
 
 @strawberry.type
-class EventConnection:
+class EventConnection(Counted):
     edges: list[EventEdge]
     nodes: list[EventNode]
     page_info: PageInfo
-    counter: strawberry.Private[Counter]
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self.counter()
 
 
 @strawberry.input

@@ -7,7 +7,6 @@ database commands whatever its size.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,7 +14,16 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gql_service.api import enums  # noqa: F401  (declares the enums first)
-from gql_service.api.common import FieldChange, Node, PageInfo, Tag, TagInput, page_info
+from gql_service.api.common import (
+    Counted,
+    Counter,
+    FieldChange,
+    Node,
+    PageInfo,
+    Tag,
+    TagInput,
+    page_info,
+)
 from gql_service.api.context import Info
 from gql_service.api.enums import AddStatus
 from gql_service.api.ids import decode_cursor, encode_cursor, encode_id, page_size
@@ -40,8 +48,6 @@ if TYPE_CHECKING:
         EnvironmentProtection,
         WorkflowRunConnection,
     )
-
-Counter = Callable[[], Awaitable[int]]
 
 
 @strawberry.type
@@ -125,15 +131,10 @@ class ResourceEdge:
 
 
 @strawberry.type
-class ResourceConnection:
+class ResourceConnection(Counted):
     edges: list[ResourceEdge]
     nodes: list[ResourceReferenceType]
     page_info: PageInfo
-    counter: strawberry.Private[Counter]
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self.counter()
 
 
 @strawberry.input
@@ -327,15 +328,10 @@ class ServiceCollectionEdge:
 
 
 @strawberry.type
-class ServiceCollectionConnection:
+class ServiceCollectionConnection(Counted):
     edges: list[ServiceCollectionEdge]
     nodes: list[ServiceCollectionType]
     page_info: PageInfo
-    counter: strawberry.Private[Counter]
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self.counter()
 
 
 def collection_connection(
@@ -554,15 +550,10 @@ class ProjectEdge:
 
 
 @strawberry.type
-class ProjectConnection:
+class ProjectConnection(Counted):
     edges: list[ProjectEdge]
     nodes: list[ProjectType]
     page_info: PageInfo
-    counter: strawberry.Private[Counter]
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self.counter()
 
 
 @strawberry.type
@@ -652,12 +643,7 @@ class PromotionEdge:
 
 
 @strawberry.type
-class PromotionConnection:
+class PromotionConnection(Counted):
     edges: list[PromotionEdge]
     nodes: list[PromotionType]
     page_info: PageInfo
-    counter: strawberry.Private[Counter]
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self.counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -171,9 +170,6 @@ class WorkflowRunNode(Node):
     async def steps(self, info: Info) -> list[WorkflowStep]:
         full = await sees_full_urls(info, self.model.collection_id)
         return [WorkflowStep.from_model(step, full) for step in self.model.steps]
-
-
-Counter = Callable[[], Awaitable[int]]
 
 
 async def run_page(

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gql_service.api import enums  # noqa: F401  (declares the enums first)
-from gql_service.api.common import Node, PageInfo, Tag
+from gql_service.api.common import Counted, Node, PageInfo, Tag
 from gql_service.api.context import Info
 from gql_service.domain import workflows as wf
 from gql_service.domain.models import ResourceType
@@ -243,17 +243,12 @@ class WorkflowRunEdge:
 
 
 @strawberry.type
-class WorkflowRunConnection:
+class WorkflowRunConnection(Counted):
     edges: list[WorkflowRunEdge]
     nodes: list[
         Annotated[WorkflowRun, strawberry.lazy("gql_service.api.workflow_nodes")]
     ]
     page_info: PageInfo
-    counter: strawberry.Private[object]
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self.counter()  # type: ignore[operator, no-any-return]
 
 
 __all__ = ["CollectionRef", "Node"]
