@@ -7,6 +7,7 @@ database commands whatever its size.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -625,15 +626,32 @@ class PromotionType(Node):
 
     @strawberry.field
     async def source(self, info: Info) -> ServiceCollectionType | None:
-        found = await info.context.loaders.collection.load(self.model.source_id)
-        return ServiceCollectionType.from_model(found) if found else None
+        return await decided_collection(
+            info, self.model.source_id, self.model.approvers
+        )
 
     @strawberry.field
     async def target(self, info: Info) -> ServiceCollectionType | None:
         if not self.model.target_id:
             return None
-        found = await info.context.loaders.collection.load(self.model.target_id)
-        return ServiceCollectionType.from_model(found) if found else None
+        return await decided_collection(
+            info, self.model.target_id, self.model.approvers
+        )
+
+
+async def decided_collection(
+    info: Info, collection_id: str, approvers: Sequence[str]
+) -> ServiceCollectionType | None:
+    """A collection for its readers, and for the approvers of what it decides.
+
+    Approvers named on a run step or an environment protection may read the
+    collection of the run or promotion they decide on, without a role on it.
+    """
+    context = info.context
+    found = await context.loaders.collection.load(collection_id)
+    if found is None and not context.access.principal.identities.isdisjoint(approvers):
+        found = await context.services.store.collections.get(collection_id)
+    return ServiceCollectionType.from_model(found) if found else None
 
 
 @strawberry.type

@@ -150,7 +150,8 @@ def _conditions(given: WorkflowConditionsInput | None) -> wf.Conditions | None:
 def _schedule(given: ScheduleInput | None) -> wf.Schedule | None:
     if given is None:
         return None
-    return wf.Schedule(given.cron, given.timezone or "UTC")
+    # An explicit empty time zone is an error to report, not a request for UTC.
+    return wf.Schedule(given.cron, "UTC" if given.timezone is None else given.timezone)
 
 
 def _given(value: Any, convert: Any = None) -> Any:

@@ -148,7 +148,15 @@ class WorkflowRunNode(Node):
         Annotated[ServiceCollectionType, strawberry.lazy("gql_service.api.types")]
         | None
     ):
-        return await _collection(info, self.model.collection_id)
+        from gql_service.api.types import decided_collection
+
+        approvers = [
+            subject
+            for step in self.model.steps
+            if isinstance(step.action, wf.ApprovalAction)
+            for subject in step.action.approvers
+        ]
+        return await decided_collection(info, self.model.collection_id, approvers)
 
     @strawberry.field(
         description=(

@@ -54,6 +54,10 @@ from gql_service.workflows.runs import (
 logger = logging.getLogger(__name__)
 
 REVIEW_ATTEMPTS = 5
+# Runs read per page while looking for those awaiting a subject's decision,
+# and the most such runs counted.
+DECIDABLE_BATCH = 100
+MAX_DECIDABLE = 10_000
 
 
 @dataclass(slots=True)
@@ -307,17 +311,37 @@ class WorkflowService:
         limit: int,
     ) -> list[Run]:
         query = await self._run_query(access, wanted, workflow_id)
-        runs = await self._store.runs.list(query, after, limit)
         if wanted.awaiting_my_approval:
-            runs = [run for run in runs if _may_decide(access.principal, run)]
-        return runs
+            return await self._decidable(access.principal, query, after, limit)
+        return await self._store.runs.list(query, after, limit)
 
     async def count_runs(
         self, access: Access, wanted: RunFilter, *, workflow_id: str | None = None
     ) -> int:
-        return await self._store.runs.count(
-            await self._run_query(access, wanted, workflow_id)
-        )
+        query = await self._run_query(access, wanted, workflow_id)
+        if wanted.awaiting_my_approval:
+            found = await self._decidable(access.principal, query, None, MAX_DECIDABLE)
+            return len(found)
+        return await self._store.runs.count(query)
+
+    async def _decidable(
+        self, principal: Principal, query: dict[str, Any], after: str | None, limit: int
+    ) -> list[Run]:
+        """Runs of ``query`` the principal may decide on now, up to ``limit``.
+
+        The query finds runs naming the principal as an approver; whether it
+        is the run's own actor or has already decided is only known per run,
+        so pages are read until ``limit`` such runs are found, and pages and
+        counts never include runs the principal cannot act on.
+        """
+        found: list[Run] = []
+        while len(found) < limit:
+            batch = await self._store.runs.list(query, after, DECIDABLE_BATCH)
+            found.extend(run for run in batch if _may_decide(principal, run))
+            if len(batch) < DECIDABLE_BATCH:
+                break
+            after = batch[-1].id
+        return found[:limit]
 
     async def _run_query(
         self, access: Access, wanted: RunFilter, workflow_id: str | None

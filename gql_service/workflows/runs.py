@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -48,6 +49,8 @@ class RunRecorder:
     def __init__(self, store: Store, log: EventLog) -> None:
         self._store = store
         self._log = log
+        # Runs entering each status through this process (read by /metrics).
+        self.transitions: Counter[str] = Counter()
 
     async def create(
         self,
@@ -97,6 +100,7 @@ class RunRecorder:
             await self._log.execute([event])
         except ConflictError:
             return None
+        self.transitions[RunStatus.QUEUED.value] += 1
         logger.info("Workflow run %s queued (%s)", run.id, trigger.value)
         return run
 
@@ -163,6 +167,8 @@ class RunRecorder:
             changes.append(FieldChange("status", run.status.value, fields["status"]))
         event = self._event(place, run.id, actor, operation, changes)
         outcome = await self._log.execute([event])
+        if changes:
+            self.transitions[fields["status"]] += 1
         return run_from_doc(outcome.value["run"])
 
 

@@ -68,10 +68,13 @@ class TriggerDispatcher:
         trigger = EVENT_TRIGGERS.get(event.type.value)
         if trigger is None or event.collection_id is None:
             return
+        # A workflow created after the event did not exist when it happened:
+        # the cache (or a catch-up after a restart) may load it before this
+        # older event is handled, and it must not start a run for it.
         workflows = [
             w
             for w in await self._listening(event.collection_id)
-            if w.enabled and trigger in w.triggers
+            if w.enabled and trigger in w.triggers and w.created_at <= event.occurred_at
         ]
         for workflow in workflows:
             if not conditions_hold(
