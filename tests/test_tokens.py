@@ -32,20 +32,24 @@ def jwks_server():
     """A JWKS endpoint on loopback serving one RSA and one EC public key."""
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    keys = []
-    for kid, key, alg in (("rsa-1", rsa_key, "RS256"), ("ec-1", ec_key, "ES256")):
-        jwk = json.loads(
-            jwt.algorithms.get_default_algorithms()[alg].to_jwk(key.public_key())
-        )
-        keys.append({**jwk, "kid": kid, "alg": alg, "use": "sig"})
-    body = json.dumps({"keys": keys}).encode()
+    private = {"rsa-1": rsa_key, "ec-1": ec_key}
+
+    def body() -> bytes:
+        published = []
+        for kid, key in private.items():
+            alg = "ES256" if kid.startswith("ec") else "RS256"
+            jwk = json.loads(
+                jwt.algorithms.get_default_algorithms()[alg].to_jwk(key.public_key())
+            )
+            published.append({**jwk, "kid": kid, "alg": alg, "use": "sig"})
+        return json.dumps({"keys": published}).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(body())
 
         def log_message(self, *_args):
             pass
@@ -54,7 +58,7 @@ def jwks_server():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-    yield url, {"rsa-1": rsa_key, "ec-1": ec_key}
+    yield url, private
     server.shutdown()
 
 
@@ -165,3 +169,42 @@ def test_malformed_authorization_headers_are_refused(header):
 
 def test_missing_authorization_header_means_no_token():
     assert bearer_token(None) is None
+
+
+async def test_jwks_rotation_is_picked_up_without_restart(jwks_server):
+    url, keys = jwks_server
+    verifier = TokenVerifier(jwks_url=url)
+    old = jwt.encode(
+        claims(), keys["rsa-1"], algorithm="RS256", headers={"kid": "rsa-1"}
+    )
+    assert (await verifier.verify(old)).subject == "alice@example.com"
+    rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys["rsa-2"] = rotated  # the server now also publishes rsa-2
+
+    token = jwt.encode(claims(), rotated, algorithm="RS256", headers={"kid": "rsa-2"})
+
+    assert (await verifier.verify(token)).subject == "alice@example.com"
+
+
+@pytest.mark.parametrize(("skew", "accepted"), [(-20, True), (-120, False)])
+async def test_clock_skew_is_allowed_up_to_the_leeway(skew, accepted):
+    verifier = TokenVerifier(secret=SECRET, leeway_seconds=30)
+    token = jwt.encode(
+        {"sub": "a@b.c", "exp": int(time.time()) + skew}, SECRET, algorithm="HS256"
+    )
+
+    if accepted:
+        assert (await verifier.verify(token)).subject == "a@b.c"
+    else:
+        with pytest.raises(UnauthenticatedError):
+            await verifier.verify(token)
+
+
+async def test_not_yet_valid_token_is_refused():
+    verifier = TokenVerifier(secret=SECRET, leeway_seconds=30)
+    token = jwt.encode(
+        {**claims(), "nbf": int(time.time()) + 600}, SECRET, algorithm="HS256"
+    )
+
+    with pytest.raises(UnauthenticatedError):
+        await verifier.verify(token)
