@@ -1,5 +1,6 @@
 """Bearer tokens: HS256 and JWKS (RS256/ES256), claims, and what is refused."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -173,13 +174,14 @@ def test_missing_authorization_header_means_no_token():
 
 async def test_jwks_rotation_is_picked_up_without_restart(jwks_server):
     url, keys = jwks_server
-    verifier = TokenVerifier(jwks_url=url)
+    verifier = TokenVerifier(jwks_url=url, jwks_refresh_cooldown=0.2)
     old = jwt.encode(
         claims(), keys["rsa-1"], algorithm="RS256", headers={"kid": "rsa-1"}
     )
     assert (await verifier.verify(old)).subject == "alice@example.com"
     rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     keys["rsa-2"] = rotated  # the server now also publishes rsa-2
+    await asyncio.sleep(0.3)  # past the refetch cooldown
 
     token = jwt.encode(claims(), rotated, algorithm="RS256", headers={"kid": "rsa-2"})
 

@@ -35,11 +35,23 @@ class TokenVerifier:
         issuer: str | None = None,
         audience: str | None = None,
         leeway_seconds: int = 30,
+        jwks_refresh_cooldown: float = 30.0,
     ) -> None:
         if not secret and not jwks_url:
             raise ValueError("a JWT secret or a JWKS URL is required")
         self._secret = secret
-        self._jwks = jwt.PyJWKClient(jwks_url, lifespan=300) if jwks_url else None
+        # A token with an unknown kid refetches the key set (rotation), but
+        # at most once per cooldown, so forged kids cannot hammer the IdP.
+        self._jwks = (
+            jwt.PyJWKClient(
+                jwks_url,
+                lifespan=300,
+                timeout=5,
+                cooldown_duration=jwks_refresh_cooldown,
+            )
+            if jwks_url
+            else None
+        )
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
