@@ -1,0 +1,1 @@
+"""Measurements the service can expose about itself."""
