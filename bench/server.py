@@ -30,7 +30,9 @@ def rss_kib(pid: int) -> int:
 
 
 @contextlib.contextmanager
-def service(extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+def service(
+    extra_env: dict[str, str] | None = None, startup_seconds: float = 30
+) -> Iterator[tuple[str, int]]:
     """Yield (base URL, pid) of a running service; stop it afterwards."""
     port = free_port()
     env = {
@@ -49,8 +51,10 @@ def service(extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, int]
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + startup_seconds
         while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the service exited with {process.returncode}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                     break

@@ -79,7 +79,8 @@ async def run(subscribers: int, changes: int) -> None:
     wanted_changes[0] = changes
     token = issue_token(SECRET, "bench@example.com", admin=True, ttl_seconds=3600)
     headers = {"Authorization": "Bearer " + token}
-    with service() as (url, pid):
+    # One subject opens every subscription and makes every change.
+    with service({"GQL_SERVICE_RATE_LIMIT_PER_SECOND": "0"}) as (url, pid):
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
             body = (await http.post("/graphql", json={"query": CREATE})).json()
             collection_id = body["data"]["createCollection"]["collection"]["id"]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from gql_service.config import Settings
+from gql_service.observability.logging import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +29,6 @@ def load_settings(**overrides: object) -> Settings:
         raise SystemExit(EXIT_CONFIG) from None
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -47,19 +41,21 @@ def _serve(args: argparse.Namespace) -> int:
     if args.port:
         overrides["port"] = args.port
     settings = load_settings(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         runtime = build_runtime(settings)
+        app = create_app(runtime, demo=args.demo)
     except ConfigurationError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    app = create_app(runtime, demo=args.demo)
     _announce(settings, args.demo)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # uvicorn's own lines go through our handler: same format, request ids.
+        log_config=None,
         proxy_headers=False,
         # Per-connection deflate state costs hundreds of KiB per subscriber
         # for event messages of a few hundred bytes.
@@ -142,7 +138,7 @@ def _seed_demo(_args: argparse.Namespace) -> int:
     from gql_service.runtime import build_runtime
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.uses_embedded_store:
         print(
             "GQL_SERVICE_MONGODB_URI is not set: the embedded store lives inside "

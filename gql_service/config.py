@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator
@@ -29,10 +29,24 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     log_level: str = "INFO"
+    # "json": one JSON object per line, for log shippers.
+    log_format: Literal["text", "json"] = "text"
+    # Unset: no tracing. An OTLP/HTTP collector, e.g. http://collector:4318.
+    otel_endpoint: HttpUrl | None = None
+    otel_service_name: str = Field("gql-service", min_length=1, max_length=100)
 
     introspection: bool = False
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    # Refused before execution with QUERY_TOO_COMPLEX (see api/limits.py).
+    max_query_depth: int = Field(12, ge=2, le=100)
+    max_query_aliases: int = Field(30, ge=0, le=1000)
+    max_query_tokens: int = Field(2000, ge=100, le=100_000)
+    max_query_cost: int = Field(50_000, ge=100, le=100_000_000)
+    # Token bucket per subject (per client address without a valid token),
+    # per process; 0 turns the limit off.
+    rate_limit_per_second: float = Field(20.0, ge=0, le=100_000)
+    rate_limit_burst: int = Field(40, ge=1, le=1_000_000)
     max_bulk_resources: int = Field(1000, ge=1, le=1000)
     outbound_allow_private: bool = False
     # Signs outgoing webhooks; as long as the HMAC-SHA256 output, like jwt_secret.
@@ -66,6 +80,12 @@ class Settings(BaseSettings):
     promotion_approval_hours: float = Field(72.0, gt=0, le=24 * 90)
     # Starts the workflow runner in this process (off for read-only replicas).
     run_workflows: bool = True
+
+    # Bench only (`make bench`): X-DB-Commands and X-DB-Seconds on every HTTP
+    # answer, and a synthetic data set (projects x environments x collections
+    # x resources, e.g. 10x4x5x50) loaded at startup with /bench/baseline.
+    expose_db_metrics: bool = False
+    bench_dataset: str | None = Field(None, pattern=r"^\d+x\d+x\d+x\d+$")
     # On SIGTERM: stop accepting, finish requests in flight for this long,
     # close WebSockets with 1012 (reconnect), hand workflow leases back.
     shutdown_grace_seconds: float = Field(20.0, ge=0, le=600)
@@ -86,6 +106,16 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("otel_endpoint", mode="before")
+    @classmethod
+    def _blank_endpoint_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

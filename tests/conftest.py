@@ -80,7 +80,14 @@ async def database(
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(jwt_secret=SECRET, introspection=True)
+    # The rate limit stays on but out of reach: tests fire bursts as one
+    # subject. tests/test_rate_limit.py sets its own.
+    return Settings(
+        jwt_secret=SECRET,
+        introspection=True,
+        rate_limit_per_second=10_000,
+        rate_limit_burst=10_000,
+    )
 
 
 @pytest.fixture

@@ -306,14 +306,16 @@ async def test_project_role_revocation_hides_the_project(gql):
 # EnvironmentStage counts and the nested view
 # ---------------------------------------------------------------------------
 
+# Pages sized to the world: with 100 of each this nesting could ask for a
+# million resources, which the cost limit refuses.
 NESTED = """
 {
-  projects(first: 100) {
+  projects(first: 10) {
     nodes {
       name
       environments {
         name collectionCount resourceCount
-        collections { name resourceCount resources { nodes { resourceId } } }
+        collections { name resourceCount resources(first: 20) { nodes { resourceId } } }
       }
     }
   }

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     GraphQLError,
@@ -30,11 +30,14 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from gql_service.api.limits import QueryLimits, limit_errors
 from gql_service.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
 MASKED_MESSAGE = "Internal server error."
+# How graphql-core starts the suggestions it appends to a message.
+SUGGESTION = " Did you mean "
 
 
 class CodedValuesOfCorrectType(ValuesOfCorrectTypeRule):
@@ -52,6 +55,17 @@ def validation_rules(introspection: bool) -> tuple[Any, ...]:
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return tuple(rules)
+
+
+def parse_error_extensions(error: GraphQLError, limits: QueryLimits) -> dict[str, Any]:
+    """A parse aborted by a limit (tokens, comments, nesting) is too complex."""
+    if "Parsing aborted." not in error.message:
+        return {"code": "GRAPHQL_PARSE_FAILED"}
+    if "nested too deeply" in error.message:
+        limit, maximum = "depth", limits.max_depth
+    else:
+        limit, maximum = "tokens", limits.max_tokens
+    return {"code": "QUERY_TOO_COMPLEX", "limit": limit, "maximum": maximum}
 
 
 def is_expected(error: GraphQLError) -> bool:
@@ -153,13 +167,22 @@ def _strings(value: Any) -> Iterator[str]:
 class ErrorCodes(SchemaExtension):
     """Runs validation with coded rules and codes every error of the result."""
 
-    def __init__(self, *, introspection: bool = False) -> None:
+    def __init__(
+        self, *, introspection: bool = False, limits: QueryLimits | None = None
+    ) -> None:
         self._rules = validation_rules(introspection)
+        # Suggestions ("Did you mean ...") tell the schema to whoever asks.
+        self._suggestions = introspection
+        self._limits = limits or QueryLimits()
 
     def on_parse(self) -> Iterator[None]:
+        tokens = self._limits.max_tokens
+        # Strawberry's type for the options names only the deprecated max_tokens.
+        options = cast("dict[str, Any]", self.execution_context.parse_options)
+        options.update(max_lexical_tokens=tokens, max_comments=tokens)
         yield
         for error in self.execution_context.pre_execution_errors or []:
-            error.extensions = {"code": "GRAPHQL_PARSE_FAILED"}
+            error.extensions = parse_error_extensions(error, self._limits)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -167,9 +190,19 @@ class ErrorCodes(SchemaExtension):
             context.graphql_document is not None
             and context.pre_execution_errors is None
         ):
-            errors = validate(
-                context.schema._schema, context.graphql_document, self._rules
+            schema = context.schema._schema
+            # Limits first: they are cheap, and they keep an alias bomb away
+            # from the rules whose cost grows with the square of the fields.
+            errors = limit_errors(
+                schema, context.graphql_document, context.variables, self._limits
             )
+            if not errors:
+                errors = validate(
+                    schema,
+                    context.graphql_document,
+                    self._rules,
+                    hide_suggestions=not self._suggestions,
+                )
             if not errors:
                 errors = request_errors(context)
             for error in errors:
@@ -188,10 +221,18 @@ class ErrorCodes(SchemaExtension):
         yield
         result = self.execution_context.result
         if result is not None and getattr(result, "errors", None):
-            result.errors = [code_error(error) for error in result.errors]
+            result.errors = [self._coded(error) for error in result.errors]
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         """Each result of a subscription gets its codes before it is sent."""
         if getattr(result, "errors", None):
-            result.errors = [code_error(error) for error in result.errors]
+            result.errors = [self._coded(error) for error in result.errors]
         yield None
+
+    def _coded(self, error: GraphQLError) -> GraphQLError:
+        coded = code_error(error)
+        if not self._suggestions:
+            # NOTE: strawberry does not pass graphql-core's hide_suggestions to
+            # execution, where variable values are coerced; cut them here.
+            coded.message = coded.message.split(SUGGESTION)[0]
+        return coded

@@ -13,11 +13,12 @@ from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import (
     CannotGetOperationTypeError,
@@ -27,10 +28,14 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from gql_service.api.context import Context
+from gql_service.api.http_security import playground_csp
+from gql_service.api.pages import PLAYGROUND_HTML
+from gql_service.api.rate_limit import RateLimiter, address_key, subject_key
 from gql_service.api.websocket import LegacyWSHandler, TransportWSHandler
 from gql_service.auth.principal import Principal
 from gql_service.auth.tokens import TokenVerifier, bearer_token
-from gql_service.errors import ServiceError, UnauthenticatedError
+from gql_service.errors import RateLimitedError, ServiceError, UnauthenticatedError
+from gql_service.observability.metrics import note_operation
 from gql_service.services.registry import Services
 
 logger = logging.getLogger(__name__)
@@ -42,13 +47,46 @@ HTTP_CODES = {
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
+BODY_TOO_LARGE = "The request body is too large."
+SUBSCRIPTION_OVER_HTTP = (
+    "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql."
+)
 
 
 def error_response(
-    status: int, message: str, code: str, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    extensions = {**(extensions or {}), "code": code}
+    body = {"errors": [{"message": message, "extensions": extensions}]}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def rate_limited_response(exc: RateLimitedError) -> JSONResponse:
+    retry = str(exc.extensions["retryAfterSeconds"])
+    return error_response(
+        429, exc.message, exc.code, {"Retry-After": retry}, exc.extensions
+    )
+
+
+def capped_receive(receive: Receive, max_bytes: int) -> Receive:
+    """Counts the body as it arrives, whatever Content-Length claimed (or
+    with chunked encoding), and refuses it once past ``max_bytes``."""
+    received = 0
+
+    async def receive_capped() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise HTTPException(413, BODY_TOO_LARGE)
+        return message
+
+    return receive_capped
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -63,20 +101,25 @@ class GraphQLView(GraphQL[Context, None]):
         *,
         max_body_bytes: int,
         graphql_ide: str | None = "graphiql",
+        rate_limiter: RateLimiter | None = None,
         **options: Any,
     ) -> None:
         super().__init__(schema, graphql_ide=graphql_ide, **options)  # type: ignore[arg-type]
         self.services = services
         self.verifier = verifier
         self.max_body_bytes = max_body_bytes
+        self.rate_limiter = rate_limiter or RateLimiter(rate=0, burst=1)
+        self.playground_policy = playground_csp(PLAYGROUND_HTML)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive=receive)
+        request = Request(scope, receive=capped_receive(receive, self.max_body_bytes))
         try:
             response = await self.run(request)
+        except RateLimitedError as exc:
+            response = rate_limited_response(exc)
         except HTTPException as exc:
             response = error_response(
                 exc.status_code,
@@ -91,6 +134,17 @@ class GraphQLView(GraphQL[Context, None]):
                 {"WWW-Authenticate": 'Bearer realm="graphql"'},
             )
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our own page on vendored files, not strawberry's CDN-loading one.
+        response = HTMLResponse(PLAYGROUND_HTML)
+        response.headers["Content-Security-Policy"] = self.playground_policy
+        return response
+
+    def rate_key(self, request: Request, context: Context) -> str:
+        if context.principal is not None:
+            return subject_key(context.principal.subject)
+        return address_key(request.client.host if request.client else None)
 
     async def authenticate(self, authorization: str | None) -> Principal:
         token = bearer_token(authorization)
@@ -137,6 +191,8 @@ class GraphQLView(GraphQL[Context, None]):
         root_value: Any,
         sub_response: Any,
     ) -> Any:
+        note_operation(request_data.operation_name)
+        self.rate_limiter.check(self.rate_key(request, context))
         if context.auth_error is not None:
             raise context.auth_error
         return await super().execute_operation(
@@ -157,7 +213,11 @@ class GraphQLView(GraphQL[Context, None]):
         root_value: Any,
         request_data: Any,
     ) -> Any:
-        allowed = OperationType.from_http(request_adapter.method)
+        # A subscription answered as one JSON result would run as a query;
+        # they stream over WebSocket (or a streaming HTTP transport).
+        allowed = OperationType.from_http(request_adapter.method) - {
+            OperationType.SUBSCRIPTION
+        }
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -169,9 +229,12 @@ class GraphQLView(GraphQL[Context, None]):
                 operation_extensions=request_data.extensions,
             )
         except InvalidOperationTypeError as exc:
+            if exc.operation_type == OperationType.SUBSCRIPTION:
+                status = 405 if request_adapter.method == "GET" else 400
+                raise HTTPException(status, SUBSCRIPTION_OVER_HTTP) from exc
             if request_adapter.method == "GET":
                 raise HTTPException(
-                    405, "Mutations are only allowed over POST."
+                    405, "Only queries are allowed over GET; use POST."
                 ) from exc
             raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
         except CannotGetOperationTypeError as exc:
@@ -182,16 +245,27 @@ class GraphQLView(GraphQL[Context, None]):
     async def parse_http_body(self, request: Any) -> Any:
         if request.method == "POST":
             content_type = (request.content_type or "").split(";")[0].strip().lower()
-            if content_type != "application/json":
-                raise HTTPException(415, "Send the operation as application/json.")
+            if content_type not in {"application/json", "application/graphql"}:
+                raise HTTPException(
+                    415,
+                    "Send the operation as application/json "
+                    "(or the bare query as application/graphql).",
+                )
             length = request.headers.get("content-length")
             if length and length.isdigit() and int(length) > self.max_body_bytes:
-                raise HTTPException(413, "The request body is too large.")
+                raise HTTPException(413, BODY_TOO_LARGE)
+            if content_type == "application/graphql":
+                return GraphQLRequestData(
+                    query=decode_text(await request.get_body()),
+                    variables=None,
+                    operation_name=None,
+                    extensions=None,
+                )
         return await super().parse_http_body(request)
 
     def parse_json(self, data: str | bytes) -> Any:
         if len(data) > self.max_body_bytes:
-            raise HTTPException(413, "The request body is too large.")
+            raise HTTPException(413, BODY_TOO_LARGE)
         try:
             parsed = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -203,3 +277,10 @@ class GraphQLView(GraphQL[Context, None]):
         if not isinstance(parsed.get("operationName"), str | None):
             raise HTTPException(400, "operationName must be a string.")
         return parsed
+
+
+def decode_text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, "The request body is not valid UTF-8.") from exc

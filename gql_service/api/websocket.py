@@ -1,4 +1,8 @@
-"""WebSocket protocol handlers: strawberry's, with coded limit errors."""
+"""WebSocket protocol handlers: strawberry's, with coded limit errors.
+
+Each operation started on a connection takes a token from its subject's
+rate-limit bucket, the same bucket as the subject's HTTP requests.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import (
     BaseGraphQLWSHandler,
 )
+
+from gql_service.api.rate_limit import subject_key
+from gql_service.errors import RateLimitedError
 
 LIMIT_ERROR = {
     "message": "Too many subscriptions on this connection.",
@@ -26,6 +33,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 {"id": message["id"], "type": "error", "payload": [LIMIT_ERROR]}
             )
             return
+        refusal = self.connection_acknowledged and _rate_limited(
+            self.view, self.context
+        )
+        if refusal:
+            error: Any = {"id": message["id"], "type": "error", "payload": [refusal]}
+            await self.send_message(error)
+            return
         await super().handle_subscribe(message)
 
 
@@ -38,6 +52,13 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
                 {"type": "error", "id": message["id"], "payload": LIMIT_ERROR}
             )
             return
+        refusal = self.connection_acknowledged and _rate_limited(
+            self.view, self.context
+        )
+        if refusal:
+            error: Any = {"type": "error", "id": message["id"], "payload": refusal}
+            await self.send_message(error)
+            return
         await super().handle_start(message)
 
 
@@ -45,3 +66,20 @@ def _over(limit: int | None, running: dict[str, Any], message: Any) -> bool:
     """True when a new operation would pass the per-connection limit."""
     is_new = message.get("id") not in running
     return limit is not None and is_new and len(running) >= limit
+
+
+def _rate_limited(view: Any, context: Any) -> dict[str, Any] | None:
+    """The error for an operation over the subject's rate, else None; every
+    operation started on a connection counts like an HTTP request."""
+    limiter = getattr(view, "rate_limiter", None)
+    principal = getattr(context, "principal", None)
+    if limiter is None or principal is None:
+        return None
+    try:
+        limiter.check(subject_key(principal.subject))
+    except RateLimitedError as exc:
+        return {
+            "message": exc.message,
+            "extensions": {**exc.extensions, "code": exc.code},
+        }
+    return None

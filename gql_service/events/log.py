@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -44,6 +45,8 @@ class EventLog:
         self.lease = timedelta(seconds=lease_seconds)
         # Called after each commit so the local tailer looks at once.
         self.listeners: list[Callable[[], None]] = []
+        # Events this process committed, by type (read by /metrics).
+        self.recorded: Counter[str] = Counter()
 
     async def execute(self, events: list[NewEvent]) -> Outcome:
         seqs = await self._record_pending(events)
@@ -73,6 +76,11 @@ class EventLog:
         done = [seq for seq in seqs if seq not in outcome.refused]
         if done:
             await self._commit(done)
+            self.recorded.update(
+                event.type.value
+                for seq, event in zip(seqs, events, strict=True)
+                if seq not in outcome.refused
+            )
         self._notify()
         outcome.value["seqs"] = seqs
         return outcome
@@ -148,4 +156,5 @@ class Sweeper:
             logger.warning("Pending event %d could not be finished; aborted", seq)
             return
         await repository.set_state([seq], EventState.PENDING, EventState.COMMITTED)
+        self._log.recorded[str(doc["type"])] += 1
         logger.warning("Pending event %d finished by the sweeper", seq)

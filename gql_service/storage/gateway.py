@@ -42,6 +42,8 @@ class CommandMeter:
 
     commands: int = 0
     seconds: float = 0.0
+    # Commands that failed (unreachable or refused), not uniqueness answers.
+    errors: int = 0
 
 
 current_meter: contextvars.ContextVar[CommandMeter | None] = contextvars.ContextVar(
@@ -87,6 +89,7 @@ class StoreCollection:
                 return await attempt()
             return await asyncio.wait_for(attempt(), options.command_timeout)
         except TimeoutError as exc:
+            options.totals.errors += 1
             logger.warning(
                 "Database did not answer %s on %s in time", command, self.name
             )
@@ -97,9 +100,11 @@ class StoreCollection:
             # Uniqueness answers: the repositories turn them into domain errors.
             raise
         except (ConnectionFailure, ServiceUnavailableError) as exc:
+            options.totals.errors += 1
             logger.warning("Database unreachable during %s on %s", command, self.name)
             raise ServiceUnavailableError("The database is unavailable.") from exc
         except PyMongoError as exc:
+            options.totals.errors += 1
             logger.error("Database command %s on %s failed", command, self.name)
             raise ServiceUnavailableError("The database command failed.") from exc
         finally:
