@@ -22,37 +22,36 @@ async def test_subscribe_flood_is_refused_past_the_limit(database):
         max_subscriptions_per_connection=5,
         rate_limit_per_second=0,
     )
-    async with serve(database, settings) as (address, runtime):
-        async with websockets.connect(
-            f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]
-        ) as ws:
-            await ws.send(json.dumps({"type": "connection_init", "payload": HEADERS}))
-            await ws.recv()
-            for number in range(2000):
-                await ws.send(
-                    json.dumps(
-                        {
-                            "id": str(number),
-                            "type": "subscribe",
-                            "payload": {"query": SUBSCRIBE},
-                        }
-                    )
+    async with serve(database, settings) as (address, runtime), websockets.connect(
+        f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": HEADERS}))
+        await ws.recv()
+        for number in range(2000):
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": str(number),
+                        "type": "subscribe",
+                        "payload": {"query": SUBSCRIBE},
+                    }
                 )
-            refused = 0
-            while refused < 1995:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                if message["type"] == "error":
-                    refused += 1
-            live = runtime.services.hub.subscriber_count
+            )
+        refused = 0
+        while refused < 1995:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if message["type"] == "error":
+                refused += 1
+        live = runtime.services.hub.subscriber_count
 
-            async with httpx.AsyncClient(base_url=f"http://{address}") as http:
-                answer = await http.post(
-                    "/graphql",
-                    json={"query": "{ viewer { subject } }"},
-                    headers=HEADERS,
-                )
-            await ws.send(json.dumps({"type": "ping"}))
-            pong = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+            answer = await http.post(
+                "/graphql",
+                json={"query": "{ viewer { subject } }"},
+                headers=HEADERS,
+            )
+        await ws.send(json.dumps({"type": "ping"}))
+        pong = json.loads(await asyncio.wait_for(ws.recv(), 5))
 
     assert refused == 1995
     assert live <= 5
