@@ -31,6 +31,7 @@ DASHBOARD = """{ projects(first: 10) { nodes { name environments { name
   collectionCount resourceCount } } } }"""
 WRITE = """mutation($input: AddResourceInput!) {
   addResourceToCollection(input: $input) { resource { id } } }"""
+FEED = 'subscription { collectionEvents(project: "soak") { cursor } }'
 COUNT = """query($id: ID!) {
   collection(id: $id) { resourceCount resources { totalCount } } }"""
 
@@ -130,7 +131,7 @@ async def subscriber(url: str, tally: Tally, until: float) -> None:
                     "id": "1",
                     "type": "subscribe",
                     "payload": {
-                        "query": 'subscription { collectionEvents(project: "soak") { cursor } }'
+                        "query": FEED,
                     },
                 }
             )
