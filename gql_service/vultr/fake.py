@@ -166,6 +166,10 @@ class FakeVultr:
         """Answer the next ``count`` requests with ``status``."""
         self._failures.extend([_Failure(status, retry_after)] * count)
 
+    def clear_failures(self) -> None:
+        """Forget failures queued by fail_next or malform_next and not used."""
+        self._failures.clear()
+
     def malform_next(self, count: int = 1, body: bytes = b'{"instances": [') -> None:
         """Answer the next ``count`` requests 200 with a broken JSON body."""
         self._failures.extend([_Failure(200, body=body)] * count)
