@@ -89,3 +89,17 @@ class UpstreamUnavailableError(ServiceError):
 
 class VultrNotConfiguredError(ServiceError):
     code = "VULTR_NOT_CONFIGURED"
+
+
+# Codes of the answers given before GraphQL runs at all (the request is not
+# GraphQL, or is refused at the door), by HTTP status. The body is still
+# GraphQL-shaped; metrics label those answers with the same codes.
+HTTP_STATUS_CODES = {
+    400: "BAD_REQUEST",
+    401: UnauthenticatedError.code,
+    404: NotFoundError.code,
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: RateLimitedError.code,
+}

@@ -34,19 +34,17 @@ from gql_service.api.rate_limit import RateLimiter, address_key, subject_key
 from gql_service.api.websocket import LegacyWSHandler, TransportWSHandler
 from gql_service.auth.principal import Principal
 from gql_service.auth.tokens import TokenVerifier, bearer_token
-from gql_service.errors import RateLimitedError, ServiceError, UnauthenticatedError
+from gql_service.errors import (
+    HTTP_STATUS_CODES,
+    RateLimitedError,
+    ServiceError,
+    UnauthenticatedError,
+)
 from gql_service.observability.metrics import note_operation
 from gql_service.services.registry import Services
 
 logger = logging.getLogger(__name__)
 
-HTTP_CODES = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-}
 BODY_TOO_LARGE = "The request body is too large."
 SUBSCRIPTION_OVER_HTTP = (
     "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql."
@@ -124,7 +122,7 @@ class GraphQLView(GraphQL[Context, None]):
             response = error_response(
                 exc.status_code,
                 exc.reason,
-                HTTP_CODES.get(exc.status_code, "BAD_REQUEST"),
+                HTTP_STATUS_CODES.get(exc.status_code, "BAD_REQUEST"),
             )
         except UnauthenticatedError as exc:
             response = error_response(

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from gql_service.domain.workflows import RunStatus
+from gql_service.errors import HTTP_STATUS_CODES
 from gql_service.events.model import EventType
 
 if TYPE_CHECKING:
@@ -37,17 +38,6 @@ PREFIX = "gql_service_"
 MAX_OPERATION_NAMES = 100
 OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
-# Codes of the answers the GraphQL view gives before an operation runs (as in
-# api.view.HTTP_CODES, which cannot be imported here: the view imports us).
-STATUS_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHENTICATED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
-}
 
 
 @dataclass(slots=True)
@@ -117,7 +107,7 @@ def outcome_of(record: RequestRecord, status: int) -> str:
     if status >= 500:
         return "INTERNAL_SERVER_ERROR"
     if status >= 400:
-        return STATUS_CODES.get(status, "BAD_REQUEST")
+        return HTTP_STATUS_CODES.get(status, "BAD_REQUEST")
     errors = record.errors
     if not errors:
         return "ok"

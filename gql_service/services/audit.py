@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from gql_service.domain.roles import Role
 from gql_service.events.model import Event, EventType
 from gql_service.services.access import Access
 from gql_service.storage.events import audit_query
@@ -78,4 +79,4 @@ class AuditService:
             return False
         collection = await self._store.collections.get(event.collection_id)
         role = await access.collection_role(collection) if collection else None
-        return role is not None and role.value == "OWNER"
+        return role is Role.OWNER

@@ -9,10 +9,9 @@ from gql_service.domain.models import (
     Project,
     ResourceReference,
     ServiceCollection,
-    Tag,
 )
 from gql_service.events.model import EventType, NewEvent
-from gql_service.storage.documents import resource_to_doc, tags_to_doc
+from gql_service.storage.documents import resource_to_doc
 
 
 def project_event(
@@ -61,10 +60,6 @@ def collection_event(
 
 def diff(field: str, before: Any, after: Any) -> list[FieldChange]:
     return [] if before == after else [FieldChange(field, before, after)]
-
-
-def tag_values(tags: list[Tag]) -> list[dict[str, str]]:
-    return tags_to_doc(tags)
 
 
 def grant_values(grants: list[Any]) -> list[dict[str, str]]:

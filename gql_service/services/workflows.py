@@ -33,9 +33,11 @@ from gql_service.errors import (
 )
 from gql_service.events.log import EventLog
 from gql_service.events.model import EventType
+from gql_service.outbound.http import redact_url
 from gql_service.services.access import Access
 from gql_service.services.recording import collection_event
 from gql_service.storage.documents import object_id
+from gql_service.storage.paging import combine
 from gql_service.storage.store import Store
 from gql_service.storage.workflow_documents import (
     action_to_doc,
@@ -83,8 +85,6 @@ class RunFilter:
 
 def redacted_action(action: Action) -> dict[str, Any]:
     """An action for the audit log: URLs cut to scheme and host."""
-    from gql_service.outbound.http import redact_url
-
     doc = action_to_doc(action)
     for key in ("target", "webhook_url", "url"):
         if isinstance(doc.get(key), str) and "://" in doc[key]:
@@ -346,8 +346,6 @@ class WorkflowService:
     async def _run_query(
         self, access: Access, wanted: RunFilter, workflow_id: str | None
     ) -> dict[str, Any]:
-        from gql_service.storage.paging import combine
-
         scope: dict[str, Any] = {}
         if not access.principal.is_admin:
             members = list(await access.project_roles())

@@ -38,19 +38,6 @@ class WorkflowRepository:
         )
         return [workflow_from_doc(doc) for doc in docs]
 
-    async def listening(
-        self, collection_id: str, trigger: WorkflowTrigger
-    ) -> list[Workflow]:
-        docs = await self._docs.find_many(
-            {
-                "collection_id": object_id(collection_id),
-                "enabled": True,
-                "triggers": trigger.value,
-            },
-            projection=HIDDEN,
-        )
-        return [workflow_from_doc(doc) for doc in docs]
-
     async def due(self, now: datetime, limit: int) -> list[Workflow]:
         docs = await self._docs.find_many(
             {
@@ -93,10 +80,6 @@ class RunRepository:
             {"$set": {"lease_until": until}},
         )
         return matched == 1
-
-    async def lease_of(self, run_id: str) -> str | None:
-        doc = await self._docs.find_one({"_id": object_id(run_id)}, {"lease_owner": 1})
-        return doc.get("lease_owner") if doc else None
 
     async def list(
         self, query: dict[str, Any], after: str | None, limit: int

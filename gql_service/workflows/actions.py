@@ -175,7 +175,9 @@ class StepExecutor:
                 )
                 last = result.status
             except OutboundError as exc:
-                if "refused" in exc.message.lower() and exc.status is None:
+                # Nothing sent means the target itself was refused (a bad or
+                # private URL): waiting will not change that.
+                if exc.attempts == 0:
                     raise
                 last = None
             if last == action.expected_status:
