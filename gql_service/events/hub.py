@@ -147,7 +147,7 @@ class EventHub:
                         await flush(self.position)
                 if time.monotonic() - last_sweep > self.options.sweep_interval:
                     last_sweep = time.monotonic()
-                    await self._sweeper.sweep()
+                    await self._sweeper.sweep(after=self.position)
             except Exception:
                 # The database may be away; keep the tailer alive and retry.
                 logger.exception("Event tailer failed; retrying")
@@ -155,6 +155,12 @@ class EventHub:
 
     async def poll(self) -> int:
         """Advance over resolved events in order; return how many were read."""
+        # Every event's cursor is reserved from the counter first, so a head
+        # at our position means there is nothing to read: one cheap lookup
+        # instead of a range query when idle.
+        head = await self._store.events.head()
+        if head <= self.position:
+            return 0
         docs = await self._store.events.window(self.position, WINDOW)
         for doc in docs:
             seq = int(doc["_id"])
@@ -173,7 +179,7 @@ class EventHub:
                 await self._dispatch(event)
             else:
                 self.position = seq
-        if not docs and await self._store.events.head() > self.position:
+        if not docs:
             await self._on_gap()
         return len(docs)
 

@@ -127,10 +127,15 @@ class Sweeper:
         self._log = log
         self._batch = batch
 
-    async def sweep(self, now: datetime | None = None) -> int:
-        """Settle pending events whose lease ran out before ``now``."""
+    async def sweep(self, now: datetime | None = None, after: int = 0) -> int:
+        """Settle pending events whose lease ran out before ``now``.
+
+        ``after`` is a cursor known to have no pending event at or before it
+        (the tailer's position: it never passes one), so the search starts
+        there instead of at the beginning of the log.
+        """
         repository = self._log.repository
-        stale = await repository.stale_pending(now or utc_now(), self._batch)
+        stale = await repository.stale_pending(now or utc_now(), self._batch, after)
         for doc in stale:
             await self._settle(doc)
         if stale:

@@ -39,6 +39,9 @@ class Database:
 def open_embedded(name: str, options: GatewayOptions | None = None) -> Database:
     from mongomock_motor import AsyncMongoMockClient
 
+    from gql_service.storage import embedded_index
+
+    embedded_index.install()
     client = AsyncMongoMockClient(tz_aware=True)
     return Database(client, client[name], options or GatewayOptions(), embedded=True)
 

@@ -95,9 +95,15 @@ class EventRepository:
             {"_id": {"$gt": after}}, sort=[("_id", 1)], limit=limit
         )
 
-    async def stale_pending(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    async def stale_pending(
+        self, now: datetime, limit: int, after: int = 0
+    ) -> list[dict[str, Any]]:
         return await self._events.find_many(
-            {"state": EventState.PENDING.value, "lease_until": {"$lt": now}},
+            {
+                "_id": {"$gt": after},
+                "state": EventState.PENDING.value,
+                "lease_until": {"$lt": now},
+            },
             sort=[("_id", 1)],
             limit=limit,
         )
