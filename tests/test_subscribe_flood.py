@@ -22,9 +22,12 @@ async def test_subscribe_flood_is_refused_past_the_limit(database):
         max_subscriptions_per_connection=5,
         rate_limit_per_second=0,
     )
-    async with serve(database, settings) as (address, runtime), websockets.connect(
-        f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]
-    ) as ws:
+    async with (
+        serve(database, settings) as (address, runtime),
+        websockets.connect(
+            f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]
+        ) as ws,
+    ):
         await ws.send(json.dumps({"type": "connection_init", "payload": HEADERS}))
         await ws.recv()
         for number in range(2000):

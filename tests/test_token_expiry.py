@@ -24,9 +24,12 @@ def short_token(seconds: float) -> str:
 
 async def test_subscription_ends_when_the_token_expires(database):
     settings = Settings(jwt_secret=SECRET, event_poll_seconds=0.05)
-    async with serve(database, settings) as (address, _runtime), websockets.connect(
-        f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]
-    ) as ws:
+    async with (
+        serve(database, settings) as (address, _runtime),
+        websockets.connect(
+            f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]
+        ) as ws,
+    ):
         token = short_token(1.5)
         await ws.send(
             json.dumps(
@@ -47,9 +50,7 @@ async def test_subscription_ends_when_the_token_expires(database):
             await http.post(
                 "/graphql",
                 json={"query": CREATE, "variables": {"name": "after-expiry"}},
-                headers={
-                    "Authorization": "Bearer " + token_for("owner@example.com")
-                },
+                headers={"Authorization": "Bearer " + token_for("owner@example.com")},
             )
 
         messages = []
