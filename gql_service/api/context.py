@@ -20,6 +20,7 @@ from gql_service.domain.workflows import Workflow
 from gql_service.errors import ServiceError
 from gql_service.services.access import Access
 from gql_service.services.registry import Services
+from gql_service.storage.resources import PageRequest
 from gql_service.vultr.resources import LiveState
 
 
@@ -33,6 +34,7 @@ class Loaders:
     collection: DataLoader[str, ServiceCollection | None]
     workflows: DataLoader[str, list[Workflow]]
     collection_resources: DataLoader[str, list[ResourceReference]]
+    resource_pages: DataLoader[PageRequest, list[ResourceReference]]
     live: DataLoader[tuple[ResourceType, str], LiveState | None]
 
 
@@ -74,6 +76,11 @@ def build_loaders(services: Services, access: Access) -> Loaders:
             grouped[resource.collection_id].append(resource)
         return [grouped[cid] for cid in ids]
 
+    async def load_resource_pages(
+        requests: list[PageRequest],
+    ) -> list[list[ResourceReference]]:
+        return await store.resources.pages(requests)
+
     async def load_live(
         keys: list[tuple[ResourceType, str]],
     ) -> list[LiveState | BaseException | None]:
@@ -94,8 +101,15 @@ def build_loaders(services: Services, access: Access) -> Loaders:
         collection=DataLoader(load_fn=load_collections),
         workflows=DataLoader(load_fn=load_workflows),
         collection_resources=DataLoader(load_fn=load_resources),
+        resource_pages=DataLoader(
+            load_fn=load_resource_pages, cache_key_fn=page_request_key
+        ),
         live=DataLoader(load_fn=load_live),  # type: ignore[arg-type]
     )
+
+
+def page_request_key(request: PageRequest) -> tuple[Any, ...]:
+    return (request.collection_id, *request.shape())
 
 
 @dataclass

@@ -37,7 +37,7 @@ from gql_service.domain.models import (
 from gql_service.domain.roles import ResourceRole, Role
 from gql_service.domain.workflows import RunStatus
 from gql_service.events.model import EventType
-from gql_service.storage.resources import ResourceQuery
+from gql_service.storage.resources import PageRequest, ResourceQuery
 from gql_service.storage.service_collections import CollectionQuery
 
 if TYPE_CHECKING:
@@ -301,8 +301,15 @@ class ServiceCollectionType(Node):
         )
         context = info.context
         service = context.services.resources
-        found = await service.list_visible(
-            context.access, self.model, query, after_id, limit + 1
+        # Through a loader: sibling collections' pages are read together.
+        found = await context.loaders.resource_pages.load(
+            PageRequest(
+                self.model.id,
+                self.model.resource_count,
+                await service.scoped(context.access, self.model, query),
+                after_id,
+                limit + 1,
+            )
         )
         page = found[:limit]
         cursors = [encode_cursor("resource", r.id) for r in page]

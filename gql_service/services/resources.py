@@ -404,18 +404,6 @@ class ResourceService:
             restricted=hidden,
         )
 
-    async def list_visible(
-        self,
-        access: Access,
-        collection: ServiceCollection,
-        query: ResourceQuery,
-        after: str | None,
-        limit: int,
-    ) -> list[ResourceReference]:
-        return await self._store.resources.list(
-            collection.id, await self._scoped(access, collection, query), after, limit
-        )
-
     async def count_visible(
         self, access: Access, collection: ServiceCollection, query: ResourceQuery
     ) -> int:
@@ -428,12 +416,13 @@ class ResourceService:
         ):
             return collection.resource_count
         return await self._store.resources.count(
-            collection.id, await self._scoped(access, collection, query)
+            collection.id, await self.scoped(access, collection, query)
         )
 
-    async def _scoped(
+    async def scoped(
         self, access: Access, collection: ServiceCollection, query: ResourceQuery
     ) -> ResourceQuery:
+        """``query`` narrowed to the resources ``access`` may see."""
         role = await access.collection_role(collection)
         if role is None or not access.is_restricted_in(collection, role):
             return query

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,27 @@ from gql_service.storage.paging import combine
 SORT = [("_id", 1)]
 # A resource whose removal is under way is already gone for readers.
 LIVE = {"removed_by": None}
+# Pages of collections this small are read together, whole, in one query;
+# bigger ones get a query of their own that stops at the page.
+WHOLE_COLLECTION_ROWS = 200
+# The most rows one combined query may bring back.
+COMBINED_ROWS = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """One collection's page of resources, as a batched read asks for it."""
+
+    collection_id: str
+    # The collection's resource counter: an upper bound on the rows it has.
+    size: int
+    query: ResourceQuery
+    after: str | None
+    limit: int
+
+    def shape(self) -> tuple[Any, ...]:
+        """What the request asks for, apart from which collection."""
+        return (*self.query.key(), self.after, self.limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +47,15 @@ class ResourceQuery:
     tag_keys: list[str] | None = None
     # Identities of the reader: resources that hide from them are left out.
     hidden_from: list[str] | None = None
+
+    def key(self) -> tuple[Any, ...]:
+        """A hashable form: equal for queries that select the same rows."""
+        return (
+            tuple(sorted(t.value for t in self.resource_types or [])),
+            tuple(sorted((t.key, t.value) for t in self.tags or [])),
+            tuple(sorted(self.tag_keys or [])),
+            tuple(sorted(self.hidden_from or [])),
+        )
 
 
 class ResourceRepository:
@@ -71,6 +102,45 @@ class ResourceRepository:
         )
         return [resource_from_doc(doc) for doc in docs]
 
+    async def pages(self, requests: list[PageRequest]) -> list[list[ResourceReference]]:
+        """Answer many pages with few queries, each in the order of ``requests``.
+
+        Requests of the same shape over small collections share one query
+        that reads those collections whole (their counters bound the rows);
+        a big collection is read up to its page only.
+        """
+        answers: dict[int, list[ResourceReference]] = {}
+        by_shape: dict[tuple[Any, ...], list[int]] = {}
+        for index, request in enumerate(requests):
+            if request.size > max(WHOLE_COLLECTION_ROWS, request.limit):
+                answers[index] = await self.list(
+                    request.collection_id, request.query, request.after, request.limit
+                )
+            else:
+                by_shape.setdefault(request.shape(), []).append(index)
+        for indexes in by_shape.values():
+            for chunk in _chunks(indexes, requests):
+                answers.update(await self._read_whole(chunk, requests))
+        return [answers[index] for index in range(len(requests))]
+
+    async def _read_whole(
+        self, indexes: list[int], requests: list[PageRequest]
+    ) -> dict[int, list[ResourceReference]]:
+        first = requests[indexes[0]]
+        ids = sorted({requests[i].collection_id for i in indexes})
+        page = {"_id": {"$gt": ObjectId(first.after)}} if first.after else None
+        docs = await self._docs.find_many(
+            combine(_query_filter(ids, first.query), page),
+            sort=SORT,
+            projection=HIDDEN,
+        )
+        grouped: dict[str, list[ResourceReference]] = {cid: [] for cid in ids}
+        for doc in docs:
+            grouped[str(doc["collection_id"])].append(resource_from_doc(doc))
+        return {
+            i: grouped[requests[i].collection_id][: requests[i].limit] for i in indexes
+        }
+
     async def list_all(self, collection_id: str) -> list[ResourceReference]:
         docs = await self._docs.find_many(
             {"collection_id": object_id(collection_id), **LIVE},
@@ -93,8 +163,30 @@ class ResourceRepository:
         return await self._docs.count(_query_filter(collection_id, query))
 
 
-def _query_filter(collection_id: str, query: ResourceQuery) -> dict[str, Any]:
-    parts: list[dict[str, Any]] = [{"collection_id": object_id(collection_id), **LIVE}]
+def _chunks(indexes: list[int], requests: list[PageRequest]) -> Iterator[list[int]]:
+    """Split requests so no combined query brings back more than COMBINED_ROWS."""
+    chunk: list[int] = []
+    rows = 0
+    for index in indexes:
+        size = requests[index].size
+        if chunk and rows + size > COMBINED_ROWS:
+            yield chunk
+            chunk, rows = [], 0
+        chunk.append(index)
+        rows += size
+    if chunk:
+        yield chunk
+
+
+def _query_filter(
+    collection_id: str | list[str], query: ResourceQuery
+) -> dict[str, Any]:
+    within: Any = (
+        {"$in": [object_id(cid) for cid in collection_id]}
+        if isinstance(collection_id, list)
+        else object_id(collection_id)
+    )
+    parts: list[dict[str, Any]] = [{"collection_id": within, **LIVE}]
     if query.resource_types:
         parts.append(
             {"resource_type": {"$in": [t.value for t in query.resource_types]}}
