@@ -10,9 +10,8 @@ traceback, by ``CodedSchema.process_errors``.
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 from graphql import (
@@ -30,6 +29,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from gql_service.api.document_cache import CachedDocument, DocumentCache
 from gql_service.api.limits import QueryLimits, limit_errors
 from gql_service.errors import ServiceError
 
@@ -104,8 +104,8 @@ def code_error(error: GraphQLError) -> GraphQLError:
 
 
 def request_errors(context: Any) -> list[GraphQLError]:
-    """Problems graphql-core or strawberry would let through: text we refuse
-    anywhere (NUL, lone surrogates) and an operation left to guess."""
+    """Problems graphql-core or strawberry would let through, per request: an
+    operation left to guess, and refused text in the variables."""
     document = context.graphql_document
     operations = [
         d for d in document.definitions if isinstance(d, OperationDefinitionNode)
@@ -119,8 +119,16 @@ def request_errors(context: Any) -> list[GraphQLError]:
                 extensions={"code": "BAD_USER_INPUT"},
             )
         ]
-    literals = (n.value for n in _string_values(document))
-    for text in itertools.chain(literals, _strings(context.variables)):
+    return _text_errors(_strings(context.variables))
+
+
+def literal_errors(document: Any) -> list[GraphQLError]:
+    """Refused text (NUL, lone surrogates) in the document's own strings."""
+    return _text_errors(n.value for n in _string_values(document))
+
+
+def _text_errors(texts: Iterable[str]) -> list[GraphQLError]:
+    for text in texts:
         if not is_clean_text(text):
             return [
                 GraphQLError(
@@ -168,21 +176,43 @@ class ErrorCodes(SchemaExtension):
     """Runs validation with coded rules and codes every error of the result."""
 
     def __init__(
-        self, *, introspection: bool = False, limits: QueryLimits | None = None
+        self,
+        *,
+        introspection: bool = False,
+        limits: QueryLimits | None = None,
+        documents: DocumentCache | None = None,
     ) -> None:
         self._rules = validation_rules(introspection)
         # Suggestions ("Did you mean ...") tell the schema to whoever asks.
         self._suggestions = introspection
         self._limits = limits or QueryLimits()
+        self._documents = documents
+        self._cached: CachedDocument | None = None
 
     def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
         tokens = self._limits.max_tokens
         # Strawberry's type for the options names only the deprecated max_tokens.
-        options = cast("dict[str, Any]", self.execution_context.parse_options)
+        options = cast("dict[str, Any]", context.parse_options)
         options.update(max_lexical_tokens=tokens, max_comments=tokens)
+        text = context.query
+        if self._documents is not None and text and context.graphql_document is None:
+            self._cached = self._documents.get(text)
+            if self._cached is not None:
+                # Strawberry does not parse a document that is already set.
+                context.graphql_document = self._cached.document
         yield
-        for error in self.execution_context.pre_execution_errors or []:
+        for error in context.pre_execution_errors or []:
             error.extensions = parse_error_extensions(error, self._limits)
+        document = context.graphql_document
+        if (
+            self._documents is not None
+            and self._cached is None
+            and text
+            and document is not None
+            and not context.pre_execution_errors
+        ):
+            self._cached = self._documents.put(text, document)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -190,19 +220,26 @@ class ErrorCodes(SchemaExtension):
             context.graphql_document is not None
             and context.pre_execution_errors is None
         ):
+            document = context.graphql_document
             schema = context.schema._schema
             # Limits first: they are cheap, and they keep an alias bomb away
             # from the rules whose cost grows with the square of the fields.
-            errors = limit_errors(
-                schema, context.graphql_document, context.variables, self._limits
+            # They read the variables (page sizes), so they run every time.
+            errors = limit_errors(schema, document, context.variables, self._limits)
+            cached = (
+                self._cached
+                if self._cached and self._cached.document is document
+                else None
             )
-            if not errors:
+            if not errors and not (cached and cached.valid):
                 errors = validate(
                     schema,
-                    context.graphql_document,
+                    document,
                     self._rules,
                     hide_suggestions=not self._suggestions,
-                )
+                ) or literal_errors(document)
+                if not errors and cached is not None:
+                    cached.valid = True
             if not errors:
                 errors = request_errors(context)
             for error in errors:

@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from gql_service.api.common import Grant
+from gql_service.api.document_cache import DocumentCache
 from gql_service.api.errors import ErrorCodes, is_expected
 from gql_service.api.events import EventNode, EventSubscriptions
 from gql_service.api.limits import QueryLimits
@@ -83,7 +84,12 @@ def build_schema(
         ],
         extensions=[
             OperationRecorder,
-            functools.partial(ErrorCodes, introspection=introspection, limits=limits),
+            functools.partial(
+                ErrorCodes,
+                introspection=introspection,
+                limits=limits,
+                documents=DocumentCache(),
+            ),
         ],
         config=StrawberryConfig(
             auto_camel_case=True,

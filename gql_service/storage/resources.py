@@ -129,8 +129,11 @@ class ResourceRepository:
         first = requests[indexes[0]]
         ids = sorted({requests[i].collection_id for i in indexes})
         page = {"_id": {"$gt": ObjectId(first.after)}} if first.after else None
+        # One collection is asked for by equality: the embedded store tests
+        # an $in of one value three times slower than the value itself.
+        within = ids[0] if len(ids) == 1 else ids
         docs = await self._docs.find_many(
-            combine(_query_filter(ids, first.query), page),
+            combine(_query_filter(within, first.query), page),
             sort=SORT,
             projection=HIDDEN,
         )
