@@ -29,6 +29,7 @@ from strawberry.types.unset import UNSET
 
 from gql_service.api.context import Context
 from gql_service.api.http_security import playground_csp
+from gql_service.api.json_codec import dumps
 from gql_service.api.pages import PLAYGROUND_HTML
 from gql_service.api.rate_limit import RateLimiter, address_key, subject_key
 from gql_service.api.websocket import LegacyWSHandler, TransportWSHandler
@@ -260,6 +261,9 @@ class GraphQLView(GraphQL[Context, None]):
                     extensions=None,
                 )
         return await super().parse_http_body(request)
+
+    def encode_json(self, data: object) -> bytes:
+        return dumps(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         if len(data) > self.max_body_bytes:

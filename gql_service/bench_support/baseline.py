@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gql_service.api.json_codec import FastJSONResponse
 from gql_service.auth.principal import Principal
 from gql_service.auth.tokens import TokenVerifier, bearer_token
 from gql_service.domain.models import (
@@ -54,10 +54,10 @@ class Baseline:
         except UnauthenticatedError:
             return None
 
-    async def dashboard(self, request: Request) -> JSONResponse:
+    async def dashboard(self, request: Request) -> FastJSONResponse:
         principal = await self._principal(request)
         if principal is None:
-            return JSONResponse({"error": "UNAUTHENTICATED"}, status_code=401)
+            return FastJSONResponse({"error": "UNAUTHENTICATED"}, status_code=401)
         first = _first(request, 10)
 
         projects, roles, scope = await self._visible_projects(principal, first)
@@ -68,7 +68,7 @@ class Baseline:
             _project_view(project, roles.get(project.id), collections, counts)
             for project in projects
         ]
-        return JSONResponse({"projects": body})
+        return FastJSONResponse({"projects": body})
 
     async def _visible_projects(
         self, principal: Principal, first: int
@@ -93,10 +93,10 @@ class Baseline:
         projects = sorted(known.values(), key=lambda p: (p.name, p.id))[:first]
         return projects, roles, scope_filter(list(roles), identities)
 
-    async def collection(self, request: Request) -> JSONResponse:
+    async def collection(self, request: Request) -> FastJSONResponse:
         principal = await self._principal(request)
         if principal is None:
-            return JSONResponse({"error": "UNAUTHENTICATED"}, status_code=401)
+            return FastJSONResponse({"error": "UNAUTHENTICATED"}, status_code=401)
         first = _first(request, 50)
 
         try:
@@ -107,7 +107,7 @@ class Baseline:
             found = None
         role = await self._collection_role(principal, found) if found else None
         if found is None or role is None:
-            return JSONResponse({"collection": None}, status_code=404)
+            return FastJSONResponse({"collection": None}, status_code=404)
         restricted = role is not Role.OWNER and not principal.identities.isdisjoint(
             found.restricted_subjects
         )
@@ -120,7 +120,7 @@ class Baseline:
             "name": found.name,
             "resources": [_resource_view(r, role, principal) for r in resources],
         }
-        return JSONResponse({"collection": body})
+        return FastJSONResponse({"collection": body})
 
     async def _collection_role(
         self, principal: Principal, collection: ServiceCollection
