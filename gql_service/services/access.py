@@ -64,9 +64,16 @@ class Access:
     async def resource_role(
         self, collection: ServiceCollection, resource: ResourceReference
     ) -> Role | None:
-        role = await self.collection_role(collection)
+        return self.resource_role_under(
+            await self.collection_role(collection), resource
+        )
+
+    def resource_role_under(
+        self, collection_role: Role | None, resource: ResourceReference
+    ) -> Role | None:
+        """The role on ``resource`` for one who has ``collection_role`` above it."""
         grants = ((grant.subject, grant.role) for grant in resource.access)
-        return resource_role(role, grants, self.principal)
+        return resource_role(collection_role, grants, self.principal)
 
     async def require_collection(
         self, collection: ServiceCollection | None, needed: Role
