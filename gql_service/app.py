@@ -21,6 +21,7 @@ from gql_service.api.view import GraphQLView
 from gql_service.bench_support import BenchMode
 from gql_service.demo_hooks import DemoHooks
 from gql_service.errors import ServiceUnavailableError
+from gql_service.observability.heap import freeze_startup_objects
 from gql_service.observability.logging import RequestIdMiddleware
 from gql_service.observability.metering import DatabaseMeteringMiddleware
 from gql_service.observability.metrics import Metrics
@@ -30,7 +31,11 @@ from gql_service.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 
-def create_app(runtime: Runtime, *, demo: bool = False) -> Starlette:
+def create_app(
+    runtime: Runtime, *, demo: bool = False, freeze_heap: bool = False
+) -> Starlette:
+    """The ASGI app. ``freeze_heap`` is for the process that serves (the CLI):
+    it moves what startup built out of the garbage collector's way."""
     settings = runtime.settings
     schema = build_schema(
         introspection=settings.introspection or demo,
@@ -86,6 +91,8 @@ def create_app(runtime: Runtime, *, demo: bool = False) -> Starlette:
         if bench is not None:
             await bench.load()
         await runtime.start(demo=demo, hooks_url=hooks_url)
+        if freeze_heap:
+            freeze_startup_objects()
         logger.info("Service ready")
         try:
             yield

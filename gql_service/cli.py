@@ -44,7 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     try:
         runtime = build_runtime(settings)
-        app = create_app(runtime, demo=args.demo)
+        app = create_app(runtime, demo=args.demo, freeze_heap=True)
     except ConfigurationError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return EXIT_CONFIG

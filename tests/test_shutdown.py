@@ -106,7 +106,9 @@ async def test_stopping_hands_workflow_leases_back(database, gateway_options):
 
 
 async def test_real_sigterm_exits_cleanly(tmp_path):
+    """Also: the serving process froze its startup objects before serving."""
     import os
+    import re
     import subprocess
     import sys
 
@@ -115,7 +117,7 @@ async def test_real_sigterm_exits_cleanly(tmp_path):
         **os.environ,
         "GQL_SERVICE_JWT_SECRET": SECRET,
         "GQL_SERVICE_PORT": str(port),
-        "GQL_SERVICE_LOG_LEVEL": "WARNING",
+        "GQL_SERVICE_LOG_LEVEL": "INFO",
         "GQL_SERVICE_SHUTDOWN_GRACE_SECONDS": "3",
     }
     env.pop("GQL_SERVICE_MONGODB_URI", None)
@@ -151,4 +153,7 @@ async def test_real_sigterm_exits_cleanly(tmp_path):
     assert ws.close_code == 1012
     # uvicorn re-raises the signal once it has shut down gracefully.
     assert code in (0, -signal.SIGTERM)
-    assert b"Traceback" not in process.stderr.read()
+    logged = process.stderr.read().decode()
+    assert "Traceback" not in logged
+    frozen = re.search(r"Moved (\d+) startup objects", logged)
+    assert frozen is not None and int(frozen.group(1)) > 10_000, logged[-2000:]
