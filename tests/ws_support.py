@@ -292,6 +292,8 @@ class Socket:
                 received = exc.rcvd
                 code = received.code if received else None
                 raise ClosedError(code, received.reason if received else "") from exc
+            # Browser clients read text frames only: every message must be one.
+            assert isinstance(raw, str), f"a binary frame: {raw[:80]!r}"
             message = json.loads(raw)
             if message.get("type") == "ka" and not keep_alive:
                 self.keep_alives += 1

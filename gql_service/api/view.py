@@ -262,8 +262,10 @@ class GraphQLView(GraphQL[Context, None]):
                 )
         return await super().parse_http_body(request)
 
-    def encode_json(self, data: object) -> bytes:
-        return dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: strawberry sends bytes over a WebSocket as binary
+        # frames, which browser clients (graphql-ws) do not read.
+        return dumps(data).decode()
 
     def parse_json(self, data: str | bytes) -> Any:
         if len(data) > self.max_body_bytes:
