@@ -1,11 +1,14 @@
-"""Per-request context: who asks, the services, and the request's loaders."""
+"""The context of an operation: who asks, the services, and its loaders."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
+from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.types import Info as StrawberryInfo
 
 from gql_service.auth.principal import Principal
@@ -22,6 +25,8 @@ from gql_service.services.access import Access
 from gql_service.services.registry import Services
 from gql_service.storage.resources import PageRequest
 from gql_service.vultr.resources import LiveState
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -141,9 +146,52 @@ class Context:
         return self._loaders
 
     def forget(self) -> None:
-        """After a mutation changes grants, later fields must not read stale roles."""
-        self.access.forget()
+        """Drop cached roles and loaded records, so later reads see the store.
+
+        A context lives for one HTTP request but for a whole WebSocket
+        connection, so this runs at the start of each operation, around each
+        mutation and before each subscription event (see FreshReads and the
+        subscription resolvers). Loads already under way keep their loader.
+        """
+        if self._access is not None:
+            self._access.forget()
         self._loaders = None
+
+
+class FreshReads(FieldExtension):
+    """Reads after a mutation see what it wrote, and its payload sees new roles.
+
+    graphql-core runs a request's mutations one after another; each starts and
+    ends with nothing cached, so a later mutation in the same request (or its
+    payload) never answers from a page or a role read before a write.
+    """
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        info.context.forget()
+        try:
+            return await next_(source, info, **kwargs)
+        finally:
+            info.context.forget()
+
+
+def reads_fresh_around_each_field(cls: type[T]) -> type[T]:
+    """Give every field of a root mutation type the FreshReads extension."""
+    for definition in cls.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        if not any(isinstance(e, FreshReads) for e in definition.extensions):
+            definition.extensions.append(FreshReads())
+    return cls
+
+
+class OperationScope(SchemaExtension):
+    """Each operation starts with nothing cached (see Context.forget)."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            context.forget()
+        yield
 
 
 Info = StrawberryInfo[Context, None]

@@ -245,6 +245,8 @@ class EventSubscriptions:
         stream = hub.stream(context.access.principal, wanted, start)
         try:
             async for event in stream:
+                # The connection's context outlives one event: read afresh.
+                context.forget()
                 yield EventNode.from_model(event)
         except SubscriptionOverflowError as exc:
             last = exc.extensions["lastCursor"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gql_service.api.common import tag_pairs
-from gql_service.api.context import Info
+from gql_service.api.context import Info, reads_fresh_around_each_field
 from gql_service.api.ids import decode_id, encode_id
 from gql_service.api.inputs import (
     AddResourceInput,
@@ -83,6 +83,7 @@ class ReviewPromotionInput:
     comment: str | None = None
 
 
+@reads_fresh_around_each_field
 @strawberry.type
 class Mutation(WorkflowMutations):
     @strawberry.mutation
@@ -103,7 +104,6 @@ class Mutation(WorkflowMutations):
                 viewers=input.viewers or [],
             ),
         )
-        context.forget()
         return ProjectPayload(project=ProjectType.from_model(project))
 
     @strawberry.mutation
@@ -137,7 +137,6 @@ class Mutation(WorkflowMutations):
             [grant.to_model() for grant in input.grant or []],
             input.revoke or [],
         )
-        context.forget()
         return ProjectPayload(project=ProjectType.from_model(project))
 
     @strawberry.mutation
@@ -159,7 +158,6 @@ class Mutation(WorkflowMutations):
                 viewers=input.viewers or [],
             ),
         )
-        context.forget()
         return CollectionPayload(
             collection=ServiceCollectionType.from_model(collection)
         )
@@ -209,7 +207,6 @@ class Mutation(WorkflowMutations):
             [grant.to_model() for grant in input.grant or []],
             input.revoke or [],
         )
-        context.forget()
         return CollectionPayload(
             collection=ServiceCollectionType.from_model(collection)
         )
@@ -324,7 +321,6 @@ class Mutation(WorkflowMutations):
             input.resource_id,
             [ResourceGrant(grant.subject, grant.role) for grant in input.grants],
         )
-        context.forget()
         return ResourcePayload(
             collection=ServiceCollectionType.from_model(collection),
             resource=ResourceReferenceType.from_model(resource, collection),
@@ -345,7 +341,6 @@ class Mutation(WorkflowMutations):
             dry_run=bool(input.dry_run),
         )
         promotion = await context.services.promotions.promote(context.access, request)
-        context.forget()
         return PromotionPayload(promotion=PromotionType.from_model(promotion))
 
     @strawberry.mutation
@@ -399,5 +394,4 @@ async def _review_promotion(
     promotion = await context.services.promotions.review(
         context.access, decode_id(input.id, "Promotion"), verdict, input.comment
     )
-    context.forget()
     return PromotionPayload(promotion=PromotionType.from_model(promotion))

@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from gql_service.api.common import Grant
+from gql_service.api.context import OperationScope
 from gql_service.api.document_cache import DocumentCache
 from gql_service.api.errors import ErrorCodes, is_expected
 from gql_service.api.events import EventNode, EventSubscriptions
@@ -83,6 +84,7 @@ def build_schema(
             Grant,
         ],
         extensions=[
+            OperationScope,
             OperationRecorder,
             functools.partial(
                 ErrorCodes,

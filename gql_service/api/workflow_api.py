@@ -414,6 +414,8 @@ class WorkflowSubscriptions:
                     continue
                 run = await context.services.store.runs.get(event.run_id)
                 if run is not None:
+                    # The connection's context outlives one event: read afresh.
+                    context.forget()
                     yield WorkflowRunNode.from_model(run)
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
