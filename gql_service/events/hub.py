@@ -113,10 +113,7 @@ class EventHub:
         self._wake.set()
 
     async def start(self) -> None:
-        repository = self._store.events
-        first_pending = await repository.first_pending()
-        head = await repository.head()
-        self.position = head if first_pending is None else first_pending - 1
+        self.position = await self._store.events.first_unresolved() - 1
         for catch_up in self.catch_ups:
             await catch_up(self.position)
         self._task = asyncio.create_task(self._run(), name="event-hub")

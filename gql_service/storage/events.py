@@ -116,6 +116,39 @@ class EventRepository:
         await self._events.insert_one(copy)
         return seq
 
+    async def first_unresolved(self) -> int:
+        """The lowest cursor whose event is pending or not written; head + 1 if none.
+
+        A tailer starting just below it never passes a change in flight. The
+        reads go in this order so nothing slips between them: the head (a
+        later event gets a higher cursor), then the gaps under it (an event
+        written after that look counts as a gap), then the pending events
+        (whatever was written by then is pending or resolved, and a resolved
+        event never turns pending again).
+        """
+        head = await self.head()
+        gap = await self._first_gap(head)
+        pending = await self.first_pending()
+        return gap if pending is None else min(gap, pending)
+
+    async def _first_gap(self, head: int) -> int:
+        """The lowest cursor in 1..head with no event written; head + 1 if none."""
+        if await self._written_up_to(head) == head:
+            return head + 1
+        # Cursors start at 1 and never repeat, so count(_id <= c) < c exactly
+        # when a cursor at or below c is missing: search for the first such c.
+        low, high = 1, head
+        while low < high:
+            middle = (low + high) // 2
+            if await self._written_up_to(middle) < middle:
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+    async def _written_up_to(self, seq: int) -> int:
+        return await self._events.count({"_id": {"$gte": 1, "$lte": seq}})
+
     async def first_pending(self) -> int | None:
         docs = await self._events.find_many(
             {"state": EventState.PENDING.value},
