@@ -99,3 +99,30 @@ def test_the_cache_keeps_the_most_recently_used_entries():
     assert len(cache) == 3
     assert cache.get("b") is None
     assert cache.get("a").document is documents["a"]
+
+
+def test_long_texts_are_answered_but_not_kept():
+    cache = DocumentCache(longest=100, budget=1_000)
+    entry = cache.put("x" * 101, object())  # type: ignore[arg-type]
+
+    assert entry.document is not None
+    assert len(cache) == 0
+    assert cache.get("x" * 101) is None
+
+
+def test_kept_text_stays_within_its_budget():
+    cache = DocumentCache(entries=1_000, longest=400, budget=1_000)
+    for n in range(50):
+        cache.put(f"{n:03d}" + "y" * 297, object())  # type: ignore[arg-type]
+
+    assert cache.kept_text <= 1_000
+    assert len(cache) == 3
+    assert cache.get("049" + "y" * 297) is not None
+
+
+async def test_a_comment_padded_document_is_not_kept(gql, counted):
+    query = "{ projects { totalCount } }\n#" + "c" * 100_000
+    for _ in range(2):
+        data(await gql(query))
+
+    assert counted["parse"] == 2
