@@ -38,15 +38,21 @@ _scan_all = Collection._iter_documents
 
 
 def _numeric(value: Any) -> bool:
-    """A number Python orders as MongoDB does (no bools, no NaN)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return not (isinstance(value, float) and math.isnan(value))
+    """A plain int or float that Python orders as MongoDB does (not NaN).
+
+    Exact types only: bool, and subclasses such as bson's Int64 or Code,
+    take the full scan rather than trust their equality and hash.
+    """
+    kind = type(value)
+    if kind is int:
+        return True
+    return kind is float and not math.isnan(value)
 
 
 def _exact(value: Any) -> bool:
     """Values whose Python equality and hash agree with MongoDB's equality."""
-    return isinstance(value, str | ObjectId) or _numeric(value)
+    kind = type(value)
+    return kind is str or kind is ObjectId or _numeric(value)
 
 
 def _candidates(store: Any, condition: Any) -> list[Any] | None:
@@ -54,6 +60,9 @@ def _candidates(store: Any, condition: Any) -> list[Any] | None:
     if _exact(condition):
         return [store[condition]] if condition in store else []
     if not isinstance(condition, dict) or not condition:
+        return None
+    if not all(isinstance(key, str) and key.startswith("$") for key in condition):
+        # A document to compare whole, not operators.
         return None
     if "$eq" in condition and _exact(condition["$eq"]):
         return _candidates(store, condition["$eq"])
@@ -72,12 +81,9 @@ def _candidates(store: Any, condition: Any) -> list[Any] | None:
 
 
 def _may_match(key: Any, bounds: list[tuple[Callable[[Any, Any], bool], Any]]) -> bool:
-    # Keys that are not plain numbers stay candidates: the full filter
-    # decides for them, so the shortcut never drops a match.
-    kind = type(key)
-    if kind is not int and kind is not float:
-        return not _numeric(key) or all(test(key, bound) for test, bound in bounds)
-    return key != key or all(test(key, bound) for test, bound in bounds)
+    # Keys that are not plain numbers (NaN, Int64, strings...) stay
+    # candidates: the full filter decides for them, so no match is dropped.
+    return not _numeric(key) or all(test(key, bound) for test, bound in bounds)
 
 
 def _items(store: Any) -> Iterable[tuple[Any, Any]]:
@@ -91,6 +97,10 @@ def _iter_documents(self: Collection, filter: Any) -> Iterator[Any]:
         store._remove_expired_documents()
         found = _candidates(store, filter["_id"])
         if found is not None:
+            if not found:
+                # Refuse a malformed filter as a scan would (mongomock checks
+                # it against an empty document when nothing is stored).
+                filter_applies(filter, {})
             return (doc for doc in found if filter_applies(filter, doc))
     return _scan_all(self, filter)  # type: ignore[no-any-return]
 
