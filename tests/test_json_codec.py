@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from gql_service.api.json_codec import dumps
-from tests.conftest import data
+from tests.conftest import data, token_for
 from tests.factories import create_collection
 
 BIG = 2**70
@@ -35,3 +35,26 @@ async def test_metadata_beyond_64_bits_comes_back_whole(gql):
 
     metadata = data(added)["addResourceToCollection"]["resource"]["metadata"]
     assert metadata == {"bytes": BIG, "name": "zürich"}
+
+
+def test_text_orjson_refuses_still_encodes():
+    answer = {"message": "bad \ud800 text"}
+
+    assert json.loads(dumps(answer)) == answer
+
+
+async def test_an_operation_name_with_a_lone_surrogate_is_a_clear_400(client):
+    body = '{"query": "query A { __typename }", "operationName": "\\ud800"}'
+    response = await client.post(
+        "/graphql",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Bearer " + token_for("owner@example.com"),
+        },
+    )
+
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "operationName" in error["message"]

@@ -3,7 +3,8 @@
 orjson encodes a large answer several times faster than ``json``; the one
 value it refuses that ``json`` takes is an integer beyond 64 bits, which a
 resource's metadata may hold, so that answer takes the slow path instead of
-failing.
+failing. The fallback escapes everything beyond ASCII, so even text
+orjson refuses for being invalid UTF-8 (a lone surrogate) still encodes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def dumps(data: Any) -> bytes:
     try:
         return orjson.dumps(data)
     except TypeError:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 class FastJSONResponse(JSONResponse):

@@ -28,8 +28,9 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from gql_service.api.context import Context
+from gql_service.api.errors import is_clean_text
 from gql_service.api.http_security import playground_csp
-from gql_service.api.json_codec import dumps
+from gql_service.api.json_codec import FastJSONResponse, dumps
 from gql_service.api.pages import PLAYGROUND_HTML
 from gql_service.api.rate_limit import RateLimiter, address_key, subject_key
 from gql_service.api.websocket import LegacyWSHandler, TransportWSHandler
@@ -61,7 +62,7 @@ def error_response(
 ) -> JSONResponse:
     extensions = {**(extensions or {}), "code": code}
     body = {"errors": [{"message": message, "extensions": extensions}]}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return FastJSONResponse(body, status_code=status, headers=headers)
 
 
 def rate_limited_response(exc: RateLimitedError) -> JSONResponse:
@@ -278,8 +279,13 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, "Batched operations are not supported.")
         if not isinstance(parsed, dict):
             raise HTTPException(400, "The request body must be a JSON object.")
-        if not isinstance(parsed.get("operationName"), str | None):
+        operation_name = parsed.get("operationName")
+        if not isinstance(operation_name, str | None):
             raise HTTPException(400, "operationName must be a string.")
+        if operation_name is not None and not is_clean_text(operation_name):
+            raise HTTPException(
+                400, "operationName must not contain NUL characters or lone surrogates."
+            )
         return parsed
 
 
