@@ -15,7 +15,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from pydantic import ValidationError
+from strawberry.http.exceptions import WebSocketDisconnected
 
+from gql_service.api.websocket import TransportWSHandler
 from gql_service.config import Settings
 from gql_service.errors import ServiceUnavailableError
 from gql_service.observability.logging import (
@@ -265,3 +267,18 @@ def wait_for(url: str, within: float = 15.0) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within {within} s")
+
+
+async def test_a_subscriber_gone_mid_send_is_one_line_and_a_fault_is_a_traceback(
+    caplog,
+):
+    handler = object.__new__(TransportWSHandler)
+    handler.task_logger = logging.getLogger("strawberry.ws.task")
+    caplog.set_level(logging.INFO)
+
+    await handler.handle_task_exception(WebSocketDisconnected())
+    await handler.handle_task_exception(RuntimeError("a real fault"))
+
+    gone, fault = caplog.records
+    assert gone.levelno == logging.INFO and gone.exc_info is None
+    assert fault.levelno == logging.ERROR and fault.exc_info is not None

@@ -1,13 +1,17 @@
 """WebSocket protocol handlers: strawberry's, with coded limit errors.
 
 Each operation started on a connection takes a token from its subject's
-rate-limit bucket, the same bucket as the subject's HTTP requests.
+rate-limit bucket, the same bucket as the subject's HTTP requests. A
+subscriber that goes away while an event is being sent to it is an
+everyday event, not a fault: it is logged in one line, without traceback.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -17,6 +21,8 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import (
 
 from gql_service.api.rate_limit import subject_key
 from gql_service.errors import RateLimitedError
+
+logger = logging.getLogger(__name__)
 
 LIMIT_ERROR = {
     "message": "Too many subscriptions on this connection.",
@@ -41,6 +47,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await self.send_message(error)
             return
         await super().handle_subscribe(message)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if isinstance(error, WebSocketDisconnected):
+            logger.info("Subscriber disconnected while an event was being sent")
+            return
+        await super().handle_task_exception(error)
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
