@@ -56,6 +56,7 @@ STRANGER = "stranger@example.com"
 # Seed instances of the fake (tests/data/vultr): label, region, plan, price.
 WEB_1 = "4f0f12e5-1f84-404f-aa84-85f431ea5ec2"  # web-1, ewr, vc2-1c-1gb, 5.00
 DB_1 = "9b2c6a1e-3d4f-4a5b-8c7d-0e1f2a3b4c5d"  # db-1, ewr, vc2-2c-4gb, 20.00
+MANAGED = "999c4ed0-f2e4-4f2a-a951-de358ceb9ab5"  # a managed database
 BUILD_1 = "c2790719-278d-474c-8dff-cb35d6e5503f"  # build-1, ams, vc2-1c-2gb, 10.00
 # The id of the fake's example load balancer (1 node), block (cost 5), ...
 EXAMPLE = "cb676a46-66fd-4dfb-b839-443f2e6c0b60"
@@ -673,7 +674,8 @@ async def test_an_outage_fails_only_the_live_fields(api: Api, fake: FakeVultr) -
     collection_id = await new_collection(api.gql)
     await add_all(api.gql, collection_id, [item(WEB_1, name="web-1"), item(DB_1)])
     api.inventory.invalidate()
-    fake.fail_next(2)  # the first try and its one retry
+    fake.break_path("instances")
+    fake.break_path("databases")
 
     body = await api.gql(RESOURCES_LIVE, {"id": collection_id})
 
@@ -686,6 +688,28 @@ async def test_an_outage_fails_only_the_live_fields(api: Api, fake: FakeVultr) -
     assert nodes[WEB_1]["resourceName"] == "web-1"
     assert nodes[WEB_1]["live"] is None
     assert nodes[DB_1]["live"] is None
+
+
+async def test_a_kind_that_fails_fails_only_its_own_live_fields(
+    api: Api, fake: FakeVultr
+) -> None:
+    collection_id = await new_collection(api.gql)
+    managed = item(MANAGED, "MANAGED_DATABASE")
+    await add_all(api.gql, collection_id, [item(WEB_1, name="web-1"), managed])
+    api.inventory.invalidate()
+    fake.break_path("databases")
+
+    body = await api.gql(RESOURCES_LIVE, {"id": collection_id})
+
+    assert codes(body) == ["UPSTREAM_UNAVAILABLE"]
+    [path] = error_paths(body)
+    assert path[-1] == "live"
+    nodes = {
+        n["resourceId"]: n for n in body["data"]["collection"]["resources"]["nodes"]
+    }
+    assert nodes[MANAGED]["live"] is None
+    assert nodes[WEB_1]["live"]["exists"] is True
+    assert nodes[WEB_1]["live"]["label"] == "web-1"
 
 
 async def test_an_outage_fails_only_the_cost_field(api: Api, fake: FakeVultr) -> None:

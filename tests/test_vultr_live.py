@@ -24,6 +24,7 @@ WEB_1 = "4f0f12e5-1f84-404f-aa84-85f431ea5ec2"
 DB_1 = "9b2c6a1e-3d4f-4a5b-8c7d-0e1f2a3b4c5d"
 UNKNOWN = "4b6f7e2c-0000-4000-8000-000000000000"
 EXAMPLE = "cb676a46-66fd-4dfb-b839-443f2e6c0b60"
+MANAGED = "999c4ed0-f2e4-4f2a-a951-de358ceb9ab5"
 
 
 class Clock:
@@ -112,7 +113,7 @@ async def test_dns_record_cannot_be_looked_up(
 async def test_database_reads_its_single_tag_and_upper_case_region(
     inventory: VultrInventory,
 ) -> None:
-    key = (ResourceType.MANAGED_DATABASE, "999c4ed0-f2e4-4f2a-a951-de358ceb9ab5")
+    key = (ResourceType.MANAGED_DATABASE, MANAGED)
 
     state = (await inventory.live_states([key]))[key]
 
@@ -183,6 +184,22 @@ async def test_a_failed_fetch_is_not_cached(
 
     assert caught.value.code == "UPSTREAM_UNAVAILABLE"
     assert states[keys[0]] is not None
+
+
+async def test_a_failed_list_answers_for_its_own_kind_only(
+    inventory: VultrInventory, fake: FakeVultr
+) -> None:
+    web, db = (ResourceType.INSTANCE, WEB_1), (ResourceType.MANAGED_DATABASE, MANAGED)
+    fake.break_path("databases")
+
+    answers = await inventory.live_states_by_kind([web, db])
+
+    assert isinstance(answers[db], UpstreamUnavailableError)
+    assert answers[web] is not None and answers[web].exists  # type: ignore[union-attr]
+    with pytest.raises(UpstreamUnavailableError):
+        await inventory.live_states([web, db])
+    fake.repair_path("databases")
+    assert (await inventory.live_states([db]))[db].exists  # type: ignore[union-attr]
 
 
 async def test_refresh_missing_finds_a_new_resource(

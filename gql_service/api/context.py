@@ -93,10 +93,11 @@ def build_loaders(services: Services, access: Access) -> Loaders:
         if inventory is None:
             return [None] * len(keys)
         try:
-            states = await inventory.live_states(keys)
+            states = await inventory.live_states_by_kind(keys)
         except ServiceError as exc:
             # The live field fails alone; every other field still answers.
             return [exc] * len(keys)
+        # A kind whose list failed fails its own resources' live field only.
         return [states.get(key) for key in keys]
 
     return Loaders(

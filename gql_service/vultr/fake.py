@@ -113,6 +113,8 @@ class FakeVultr:
         # "GET /v2/instances?per_page=2", in arrival order.
         self.log: list[str] = []
         self._failures: list[_Failure] = []
+        # Paths ("databases") that answer with this status until repaired.
+        self._broken: dict[str, int] = {}
         self.app = Starlette(
             routes=[Route("/v2/{path:path}", self._handle, methods=["GET", "POST"])]
         )
@@ -170,6 +172,13 @@ class FakeVultr:
         """Forget failures queued by fail_next or malform_next and not used."""
         self._failures.clear()
 
+    def break_path(self, path: str, status: int = 500) -> None:
+        """Answer every request for ``path`` (e.g. "databases") with ``status``."""
+        self._broken[path.strip("/")] = status
+
+    def repair_path(self, path: str) -> None:
+        self._broken.pop(path.strip("/"), None)
+
     def malform_next(self, count: int = 1, body: bytes = b'{"instances": [') -> None:
         """Answer the next ``count`` requests 200 with a broken JSON body."""
         self._failures.extend([_Failure(200, body=body)] * count)
@@ -181,6 +190,8 @@ class FakeVultr:
         self.log.append(f"{request.method} /v2/{path}{query}")
         if self._failures:
             return self._failure(self._failures.pop(0))
+        if path in self._broken:
+            return self._error(self._broken[path])
         if path not in PUBLIC_PATHS and not self._authorized(request):
             return self._error(401)
         if request.method == "POST":

@@ -97,18 +97,41 @@ class VultrInventory:
 
         With ``refresh_missing`` a key absent from a cached list is looked
         for again in a fresh list, so that a resource created a moment ago
-        is not reported missing (use it when validating adds).
+        is not reported missing (use it when validating adds). Raises the
+        first failure of any list it needed.
         """
+        answers = await self.live_states_by_kind(keys, refresh_missing=refresh_missing)
+        states: dict[ResourceKey, LiveState | None] = {}
+        for key, answer in answers.items():
+            if isinstance(answer, VultrApiError):
+                raise answer
+            states[key] = answer
+        return states
+
+    async def live_states_by_kind(
+        self, keys: Iterable[ResourceKey], *, refresh_missing: bool = False
+    ) -> dict[ResourceKey, LiveState | VultrApiError | None]:
+        """As live_states, but a list that fails fails only its own kind's keys:
+        the error stands in their place, every other key is answered."""
         keys = list(dict.fromkeys(keys))
         started = self._clock()
-        snapshots = await self._snapshots(_kinds(keys))
+        snapshots, failed = await self._snapshots_each(_kinds(keys))
         if refresh_missing:
             stale = self._stale_kinds_missing(keys, snapshots, started)
             for kind in stale:
                 self._lists.invalidate(kind)
-            snapshots.update(await self._snapshots(stale))
+            fresh, failed_again = await self._snapshots_each(stale)
+            snapshots.update(fresh)
+            failed.update(failed_again)
         plans = await self._plans_if_needed(keys, degrade=True)
-        return {key: _state(key, snapshots, plans) for key in keys}
+        answers: dict[ResourceKey, LiveState | VultrApiError | None] = {}
+        for key in keys:
+            spec = spec_for(key[0])
+            if spec is not None and spec.kind in failed:
+                answers[key] = failed[spec.kind]
+            else:
+                answers[key] = _state(key, snapshots, plans)
+        return answers
 
     async def cost_summary(self, keys: Iterable[ResourceKey]) -> CostSummary:
         """Monthly cost of the distinct resources among ``keys`` (see cost.py)."""
@@ -138,6 +161,25 @@ class VultrInventory:
         kinds = sorted(set(kinds))
         loaded = await asyncio.gather(*(self._snapshot(kind) for kind in kinds))
         return dict(zip(kinds, loaded, strict=True))
+
+    async def _snapshots_each(
+        self, kinds: Iterable[VultrKind]
+    ) -> tuple[dict[VultrKind, KindSnapshot], dict[VultrKind, VultrApiError]]:
+        """The lists that loaded, and the Vultr failure of each that did not."""
+        kinds = sorted(set(kinds))
+        loaded = await asyncio.gather(
+            *(self._snapshot(kind) for kind in kinds), return_exceptions=True
+        )
+        snapshots: dict[VultrKind, KindSnapshot] = {}
+        failed: dict[VultrKind, VultrApiError] = {}
+        for kind, outcome in zip(kinds, loaded, strict=True):
+            if isinstance(outcome, VultrApiError):
+                failed[kind] = outcome
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                snapshots[kind] = outcome
+        return snapshots, failed
 
     async def _snapshot(self, kind: VultrKind) -> KindSnapshot:
         async def load() -> KindSnapshot:
@@ -177,6 +219,7 @@ class VultrInventory:
             spec = spec_for(resource_type)
             if (
                 spec is None
+                or spec.kind not in snapshots
                 or lookup_id(spec.kind, resource_id) in snapshots[spec.kind].items
             ):
                 continue
