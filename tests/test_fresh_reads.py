@@ -8,15 +8,15 @@ roles cached from the first read came back for the rest of a connection).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from gql_service.storage.database import Database
 from tests.conftest import data
 from tests.factories import add_resource, create_collection
-from tests.ws_support import TRANSPORT, Api, Server, Socket, api, live
+from tests.ws_fixtures import OpenSocket
+from tests.ws_support import TRANSPORT, Socket
 
 VIEWER = "viewer@example.com"
 PAGE = "collection { resourceCount resources { nodes { resourceId } } }"
@@ -52,30 +52,13 @@ async def test_each_mutation_of_a_request_sees_the_ones_before(gql):
 
 
 @pytest.fixture
-async def server(database: Database) -> AsyncIterator[Server]:
-    async with live(database) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(server: Server) -> AsyncIterator[Api]:
-    async with api(server) as client:
-        yield client
-
-
-@pytest.fixture
-async def socket(server: Server) -> AsyncIterator[Callable[..., Awaitable[Socket]]]:
-    opened: list[Socket] = []
-
-    async def opener(subject: str) -> Socket:
-        connection = await Socket.open(server, TRANSPORT)
-        opened.append(connection)
+async def socket(open_socket: OpenSocket) -> Callable[[str], Awaitable[Socket]]:
+    async def signed_in(subject: str) -> Socket:
+        connection = await open_socket(TRANSPORT)
         await connection.authenticate(subject)
         return connection
 
-    yield opener
-    for connection in opened:
-        connection.abort()
+    return signed_in
 
 
 async def ask(socket: Socket, op_id: str, collection_id: str) -> dict[str, Any]:

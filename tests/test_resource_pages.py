@@ -86,6 +86,17 @@ async def filled(database):
     return store, collection_ids, every
 
 
+async def counted_pages(store: Store, requests: list[PageRequest]) -> tuple[list, int]:
+    """The pages, and how many database commands they took."""
+    meter = CommandMeter()
+    token = current_meter.set(meter)
+    try:
+        pages = await store.resources.pages(requests)
+    finally:
+        current_meter.reset(token)
+    return pages, meter.commands
+
+
 @pytest.mark.parametrize("seed", range(6))
 async def test_batched_pages_equal_one_query_per_collection(filled, seed):
     store, collection_ids, every = filled
@@ -123,14 +134,9 @@ async def test_small_collections_of_one_shape_share_one_query(filled):
     requests = [PageRequest(cid, len(every[cid]), query, None, 21) for cid in small]
     requests += [PageRequest(cid, len(every[cid]), query, None, 21) for cid in big]
 
-    meter = CommandMeter()
-    token = current_meter.set(meter)
-    try:
-        pages = await store.resources.pages(requests)
-    finally:
-        current_meter.reset(token)
+    pages, commands = await counted_pages(store, requests)
 
-    assert meter.commands == 1 + len(big)
+    assert commands == 1 + len(big)
     for request, page in zip(requests, pages, strict=True):
         assert len(page) <= 21
         assert all(r.collection_id == request.collection_id for r in page)
@@ -144,13 +150,8 @@ async def test_combined_reads_stay_under_their_row_bound(filled, monkeypatch):
         PageRequest(cid, len(every[cid]), ResourceQuery(), None, 5) for cid in small
     ]
 
-    meter = CommandMeter()
-    token = current_meter.set(meter)
-    try:
-        pages = await store.resources.pages(requests)
-    finally:
-        current_meter.reset(token)
+    pages, commands = await counted_pages(store, requests)
 
     # Sizes 0, 1, 7 fit in 31 rows together; 30 needs a read of its own.
-    assert meter.commands == 2
+    assert commands == 2
     assert [len(p) for p in pages] == [min(5, len(every[cid])) for cid in small]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -27,8 +26,8 @@ from gql_service.api.ids import decode_event_cursor, encode_event_cursor
 from gql_service.auth.tokens import issue_token
 from gql_service.domain.models import utc_now
 from gql_service.events.model import EventState, EventType, NewEvent
-from gql_service.storage.database import Database
 from tests.conftest import SECRET, token_for
+from tests.ws_fixtures import OpenSocket
 from tests.ws_support import (
     LEGACY,
     OWNER,
@@ -43,35 +42,6 @@ from tests.ws_support import (
 
 VIEWER = "viewer@example.com"
 STRANGER = "stranger@example.com"
-OpenSocket = Callable[..., Awaitable[Socket]]
-
-
-@pytest.fixture
-async def server(database: Database) -> AsyncIterator[Server]:
-    async with live(database) as running:
-        yield running
-
-
-@pytest.fixture
-async def http(server: Server) -> AsyncIterator[Api]:
-    async with api(server) as client:
-        yield client
-
-
-@pytest.fixture
-async def open_socket(server: Server) -> AsyncIterator[OpenSocket]:
-    """Open sockets to ``server`` (or another one); drop them all at teardown."""
-    opened: list[Socket] = []
-
-    async def opener(protocol: str = TRANSPORT, **options: Any) -> Socket:
-        target = options.pop("to", server)
-        socket = await Socket.open(target, protocol, **options)
-        opened.append(socket)
-        return socket
-
-    yield opener
-    for socket in opened:
-        socket.abort()
 
 
 async def subscribed(
