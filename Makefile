@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED := ../shared
 
-.PHONY: install run test lint schema check-contract clean soak bench-subscriptions bench
+.PHONY: install run test lint schema clean soak bench-subscriptions bench
 
 install: $(STAMP)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 from gql_service.auth.principal import Principal
 from gql_service.domain.models import Grant, ResourceType
@@ -22,8 +23,9 @@ from gql_service.services.access import Access
 from gql_service.services.catalog import NewCollection
 from gql_service.services.projects import NewProject
 from gql_service.services.registry import Services
-from gql_service.services.resources import NewResource
+from gql_service.services.resources import AddResult, AddStatus, NewResource
 from gql_service.services.workflows import WorkflowSpec
+from gql_service.vultr.drift import collection_tag
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ DEMO_USERS = [
     (DEVELOPER, False),
     (STAKEHOLDER, False),
     (DEVOPS, False),
+    (DATA_LEAD, False),
     (ADMIN, True),
 ]
 
@@ -50,9 +53,51 @@ WEB_APP_STAGES = [
 ]
 
 
+ANALYTICS_STAGES = ("development", "production")
+
+
 def demo_instance_id(label: str) -> str:
     """A stable Vultr-style UUID per demo label, so re-seeding matches."""
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, label + ".demo.example"))
+
+
+@dataclass(frozen=True, slots=True)
+class DemoVultrResource:
+    """A resource of the demo as a Vultr account would hold it."""
+
+    resource_type: ResourceType
+    resource_id: str
+    label: str
+    region: str
+    tag: str
+
+
+def demo_vultr_resources() -> list[DemoVultrResource]:
+    """What `gql-service fake-vultr` adds so the demo has live state: every
+    resource the demo references, tagged with its collection, and one
+    production instance tagged but not referenced (drift to find)."""
+    web = [
+        DemoVultrResource(
+            ResourceType.INSTANCE,
+            demo_instance_id(label),
+            label,
+            "ewr",
+            collection_tag("ecommerce-platform", environment, "web-app"),
+        )
+        for environment, labels in [*WEB_APP_STAGES, ("production", ["prod-web-4"])]
+        for label in labels
+    ]
+    databases = [
+        DemoVultrResource(
+            ResourceType.MANAGED_DATABASE,
+            demo_instance_id(f"analytics-db-{environment}"),
+            f"analytics-{environment}",
+            "ord",
+            collection_tag("data-platform", environment, "analytics-db"),
+        )
+        for environment in ANALYTICS_STAGES
+    ]
+    return web + databases
 
 
 async def seed_demo(services: Services, hooks_url: str | None = None) -> bool:
@@ -109,7 +154,8 @@ async def _seed_ecommerce(services: Services) -> str:
                     metadata={"plan": "vc2-1c-2gb", "os": "Ubuntu 24.04 LTS x64"},
                 )
             )
-        await services.resources.add_many(lead, collection.id, items)
+        _, results = await services.resources.add_many(lead, collection.id, items)
+        _note_left_out(results)
         if environment == "production":
             await services.catalog.update_permissions(
                 lead, collection.id, [Grant(DEVOPS, Role.VIEWER)], []
@@ -162,7 +208,7 @@ async def _seed_data_platform(services: Services) -> None:
             viewers=[TEAM_LEAD, STAKEHOLDER],
         ),
     )
-    for environment in ("development", "production"):
+    for environment in ANALYTICS_STAGES:
         collection = await services.catalog.create(
             owner,
             NewCollection(
@@ -175,13 +221,22 @@ async def _seed_data_platform(services: Services) -> None:
                 editors=[DEVELOPER],
             ),
         )
-        await services.resources.add(
-            owner,
-            collection.id,
-            NewResource(
-                resource_type=ResourceType.MANAGED_DATABASE,
-                resource_id=demo_instance_id(f"analytics-db-{environment}"),
-                resource_name=f"analytics-{environment}",
-                tags=[("engine", "pg")],
-            ),
+        database = NewResource(
+            resource_type=ResourceType.MANAGED_DATABASE,
+            resource_id=demo_instance_id(f"analytics-db-{environment}"),
+            resource_name=f"analytics-{environment}",
+            tags=[("engine", "pg")],
+        )
+        _, results = await services.resources.add_many(owner, collection.id, [database])
+        _note_left_out(results)
+
+
+def _note_left_out(results: list[AddResult]) -> None:
+    """With a Vultr key, demo resources the account lacks are left out."""
+    missing = [r for r in results if r.status is AddStatus.NOT_FOUND_IN_VULTR]
+    if missing:
+        logger.warning(
+            "%d demo resources are not in the Vultr account and were left out "
+            "(gql-service fake-vultr holds them all)",
+            len(missing),
         )

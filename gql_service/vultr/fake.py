@@ -39,8 +39,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gql_service.demo import demo_vultr_resources
 from gql_service.domain.models import utc_now
 from gql_service.vultr.endpoints import ENDPOINTS, VultrKind, item_id
+from gql_service.vultr.resources import spec_for
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +163,23 @@ class FakeVultr:
             )
             added.append(self.add(VultrKind.INSTANCES, instance))
         return added
+
+    def add_like(
+        self, kind: VultrKind, resource_id: str, label: str, region: str, tag: str
+    ) -> dict[str, Any]:
+        """Add a copy of the kind's first real body under a new id and label,
+        in ``region``, carrying ``tag`` the way that kind carries tags."""
+        item = copy.deepcopy(self.items[kind][0])
+        item.update(id=resource_id, label=label)
+        if "hostname" in item:
+            item["hostname"] = label
+        template_region = str(item.get("region", ""))
+        item["region"] = region.upper() if template_region.isupper() else region
+        if "tag" in item and "tags" not in item:
+            item["tag"] = tag
+        else:
+            item["tags"] = [tag]
+        return self.add(kind, item)
 
     def fail_next(
         self, count: int, status: int = 500, *, retry_after: int | None = None
@@ -377,12 +396,32 @@ def run_fake(
     *,
     api_key: str = FAKE_API_KEY,
     data_dir: Path | None = None,
+    with_demo: bool = True,
 ) -> None:
     """Serve the fake until interrupted (the ``gql-service fake-vultr`` command).
+
+    ``with_demo`` adds the demo data set's resources (see add_demo_account).
 
     Point the service at it with GQL_SERVICE_VULTR_API_URL=http://<host>:<port>/v2
     and GQL_SERVICE_VULTR_API_KEY set to ``api_key``.
     """
     fake = FakeVultr(api_key, data_dir)
+    if with_demo:
+        add_demo_account(fake)
     logger.info("Fake Vultr API on http://%s:%d/v2", host, port)
     uvicorn.run(fake.app, host=host, port=port, log_level="info")
+
+
+def add_demo_account(fake: FakeVultr) -> None:
+    """Hold every resource `serve --demo` references, so the demo shows live
+    state, cost and a drift report with something in it."""
+    for resource in demo_vultr_resources():
+        spec = spec_for(resource.resource_type)
+        assert spec is not None
+        fake.add_like(
+            spec.kind,
+            resource.resource_id,
+            resource.label,
+            resource.region,
+            resource.tag,
+        )
