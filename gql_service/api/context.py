@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -118,6 +119,24 @@ def page_request_key(request: PageRequest) -> tuple[Any, ...]:
     return (request.collection_id, *request.shape())
 
 
+@dataclass(slots=True)
+class OperationState:
+    """What one operation has read and may reuse: roles and loaded records."""
+
+    owner: Context
+    access: Access | None = None
+    loaders: Loaders | None = None
+
+
+# The running operation's state. Strawberry runs each HTTP request, and each
+# operation on a WebSocket, in a task of its own, and a task works on a copy
+# of this variable: operations sharing a connection's Context never see (or
+# drop) each other's caches.
+current_operation: ContextVar[OperationState | None] = ContextVar(
+    "current_operation", default=None
+)
+
+
 @dataclass
 class Context:
     services: Services
@@ -127,8 +146,20 @@ class Context:
     response: Any = None
     # The WebSocket connection_init payload, set by strawberry.
     connection_params: dict[str, Any] | None = None
-    _access: Access | None = field(default=None, repr=False)
-    _loaders: Loaders | None = field(default=None, repr=False)
+    # Used outside any operation (strawberry's hooks before execution).
+    _outside: OperationState | None = field(default=None, repr=False)
+
+    def begin_operation(self) -> None:
+        """Start the running operation with nothing cached (OperationScope)."""
+        current_operation.set(OperationState(self))
+
+    def _state(self) -> OperationState:
+        state = current_operation.get()
+        if state is not None and state.owner is self:
+            return state
+        if self._outside is None:
+            self._outside = OperationState(self)
+        return self._outside
 
     @property
     def access(self) -> Access:
@@ -136,27 +167,26 @@ class Context:
             # The view refuses requests without a principal before execution;
             # reaching this is a bug, not a client error.
             raise RuntimeError("no principal in context")
-        if self._access is None:
-            self._access = Access(self.principal, self.services.store)
-        return self._access
+        state = self._state()
+        if state.access is None:
+            state.access = Access(self.principal, self.services.store)
+        return state.access
 
     @property
     def loaders(self) -> Loaders:
-        if self._loaders is None:
-            self._loaders = build_loaders(self.services, self.access)
-        return self._loaders
+        state = self._state()
+        if state.loaders is None:
+            state.loaders = build_loaders(self.services, self.access)
+        return state.loaders
 
     def forget(self) -> None:
-        """Drop cached roles and loaded records, so later reads see the store.
-
-        A context lives for one HTTP request but for a whole WebSocket
-        connection, so this runs at the start of each operation, around each
-        mutation and before each subscription event (see FreshReads and the
-        subscription resolvers). Loads already under way keep their loader.
-        """
-        if self._access is not None:
-            self._access.forget()
-        self._loaders = None
+        """Drop this operation's roles and loaded records, so later reads see
+        the store: around each mutation (FreshReads) and before each
+        subscription event. Reads already under way finish on the objects
+        they started with and cannot put stale answers back."""
+        state = self._state()
+        state.access = None
+        state.loaders = None
 
 
 class FreshReads(FieldExtension):
@@ -186,12 +216,12 @@ def reads_fresh_around_each_field(cls: type[T]) -> type[T]:
 
 
 class OperationScope(SchemaExtension):
-    """Each operation starts with nothing cached (see Context.forget)."""
+    """Each operation starts with nothing cached and keeps its own caches."""
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context):
-            context.forget()
+            context.begin_operation()
         yield
 
 
