@@ -7,7 +7,6 @@ is still GraphQL-shaped JSON, so clients can read ``extensions.code``.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -30,7 +29,7 @@ from strawberry.types.unset import UNSET
 from gql_service.api.context import Context
 from gql_service.api.errors import is_clean_text
 from gql_service.api.http_security import playground_csp
-from gql_service.api.json_codec import FastJSONResponse, dumps
+from gql_service.api.json_codec import FastJSONResponse, dumps, loads
 from gql_service.api.pages import PLAYGROUND_HTML
 from gql_service.api.rate_limit import RateLimiter, address_key, subject_key
 from gql_service.api.websocket import LegacyWSHandler, TransportWSHandler
@@ -268,11 +267,28 @@ class GraphQLView(GraphQL[Context, None]):
         # frames, which browser clients (graphql-ws) do not read.
         return dumps(data).decode()
 
+    def decode_json(self, data: str | bytes) -> object:
+        # Also what strawberry uses for WebSocket messages: a message nested
+        # too deeply is refused like any non-JSON message (close 4400).
+        return loads(data)
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        """GET parameters: variables and extensions are JSON objects."""
+        parsed = dict(params)
+        for name in ("variables", "extensions"):
+            if parsed.get(name):
+                try:
+                    parsed[name] = loads(parsed[name])
+                except ValueError as exc:
+                    raise HTTPException(400, f"{name} is not valid JSON.") from exc
+        return parsed
+
     def parse_json(self, data: str | bytes) -> Any:
+        """The request body: one operation as a JSON object."""
         if len(data) > self.max_body_bytes:
             raise HTTPException(413, BODY_TOO_LARGE)
         try:
-            parsed = json.loads(data)
+            parsed = loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPException(400, "The request body is not valid JSON.") from exc
         if isinstance(parsed, list):
