@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 import strawberry.schema.schema as strawberry_schema
+from graphql import parse
 
 from gql_service.api import errors as errors_module
-from gql_service.api.document_cache import DocumentCache
+from gql_service.api.document_cache import DocumentCache, token_count
 from tests.conftest import codes, data, token_for
 
 PROJECTS = "query Few($n: Int) { projects(first: $n) { nodes { name } } }"
@@ -88,36 +91,71 @@ async def test_a_parse_failure_is_not_kept(gql, counted):
     assert counted["parse"] == 2
 
 
+def doc(text: str):
+    return parse(text, max_tokens=5_000)
+
+
 def test_the_cache_keeps_the_most_recently_used_entries():
     cache = DocumentCache(entries=3)
-    documents = {}
-    for text in ["a", "b", "c"]:
-        documents[text] = cache.put(text, object()).document  # type: ignore[arg-type]
-    assert cache.get("a") is not None  # now the most recent
-    cache.put("d", object())  # type: ignore[arg-type]
+    documents = {text: doc(text) for text in ["{ a }", "{ b }", "{ c }"]}
+    for text, document in documents.items():
+        cache.put(text, document)
+    assert cache.get("{ a }") is not None  # now the most recent
+    cache.put("{ d }", doc("{ d }"))
 
     assert len(cache) == 3
-    assert cache.get("b") is None
-    assert cache.get("a").document is documents["a"]
+    assert cache.get("{ b }") is None
+    assert cache.get("{ a }").document is documents["{ a }"]
 
 
 def test_long_texts_are_answered_but_not_kept():
     cache = DocumentCache(longest=100, budget=1_000)
-    entry = cache.put("x" * 101, object())  # type: ignore[arg-type]
+    text = "{ a }" + " " * 100
+    entry = cache.put(text, doc(text))
 
     assert entry.document is not None
     assert len(cache) == 0
-    assert cache.get("x" * 101) is None
+    assert cache.get(text) is None
 
 
 def test_kept_text_stays_within_its_budget():
     cache = DocumentCache(entries=1_000, longest=400, budget=1_000)
     for n in range(50):
-        cache.put(f"{n:03d}" + "y" * 297, object())  # type: ignore[arg-type]
+        text = f"{{ f{n:03d} }}" + " " * 290
+        cache.put(text, doc(text))
 
     assert cache.kept_text <= 1_000
     assert len(cache) == 3
-    assert cache.get("049" + "y" * 297) is not None
+
+
+def dense(n: int) -> str:
+    """About 2,000 one-character tokens in 2 KB: the most tree per byte."""
+    return f"{{x{n}," + "a{b}" * 499 + "}"
+
+
+def test_kept_tokens_stay_within_their_budget_and_memory_with_them():
+    cache = DocumentCache(token_budget=10_000)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for n in range(25):
+        cache.put(dense(n), doc(dense(n)))
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+
+    assert cache.kept_tokens <= 10_000
+    assert len(cache) == 10_000 // token_count(doc(dense(0)))
+    # About 390 bytes a token, whatever the text's length.
+    assert held < 10_000 * 600
+
+
+def test_put_twice_keeps_one_entry_and_true_totals():
+    cache = DocumentCache()
+    for _ in range(3):
+        cache.put("{ a b }", doc("{ a b }"))
+
+    assert len(cache) == 1
+    assert cache.kept_text == len("{ a b }")
+    assert cache.kept_tokens == token_count(doc("{ a b }"))
 
 
 async def test_a_comment_padded_document_is_not_kept(gql, counted):
