@@ -10,6 +10,7 @@ traceback, by ``CodedSchema.process_errors``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
@@ -26,6 +27,7 @@ from graphql import (
 from graphql.validation import NoSchemaIntrospectionCustomRule, ValuesOfCorrectTypeRule
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
@@ -73,7 +75,10 @@ def is_expected(error: GraphQLError) -> bool:
     if error.extensions and "code" in error.extensions:
         return True
     original = error.original_error
-    if isinstance(original, ServiceError | StrawberryInputCoercionError):
+    if isinstance(
+        original,
+        ServiceError | StrawberryInputCoercionError | CannotGetOperationTypeError,
+    ):
         return True
     # Pre-execution input errors (variable coercion) have no path; graphql-core
     # raises them as GraphQLErrors of its own, or wraps a scalar's ValueError.
@@ -89,6 +94,18 @@ def code_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, ServiceError):
         error.extensions = {**original.extensions, "code": original.code}
         error.message = original.message
+        return error
+    if isinstance(original, CannotGetOperationTypeError):
+        # Over HTTP the view answers 400; a WebSocket operation gets this
+        # (graphql-transport-ws closes with 4400 and it as the reason). The
+        # name is quoted as JSON, so any text it holds can be sent.
+        name = original.operation_name
+        error.message = (
+            f"Unknown operation named {json.dumps(name)}."
+            if name is not None
+            else "The document has no operation to run."
+        )
+        error.extensions = {"code": "BAD_USER_INPUT"}
         return error
     if isinstance(original, StrawberryInputCoercionError) or is_expected(error):
         error.extensions = {"code": "BAD_USER_INPUT"}

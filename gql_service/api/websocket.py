@@ -19,6 +19,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import (
     BaseGraphQLWSHandler,
 )
 
+from gql_service.api.errors import is_clean_text
 from gql_service.api.rate_limit import subject_key
 from gql_service.errors import RateLimitedError
 
@@ -27,6 +28,12 @@ logger = logging.getLogger(__name__)
 LIMIT_ERROR = {
     "message": "Too many subscriptions on this connection.",
     "extensions": {"code": "SUBSCRIPTION_LIMIT_REACHED"},
+}
+# Refused up front: strawberry would echo the name in a close frame's
+# reason, which cannot carry such text.
+NAME_ERROR = {
+    "message": "operationName must not contain NUL characters or lone surrogates.",
+    "extensions": {"code": "BAD_USER_INPUT"},
 }
 
 
@@ -39,8 +46,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 {"id": message["id"], "type": "error", "payload": [LIMIT_ERROR]}
             )
             return
-        refusal = self.connection_acknowledged and _rate_limited(
-            self.view, self.context
+        refusal = self.connection_acknowledged and (
+            _rate_limited(self.view, self.context) or _bad_name(message)
         )
         if refusal:
             error: Any = {"id": message["id"], "type": "error", "payload": [refusal]}
@@ -64,14 +71,22 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
                 {"type": "error", "id": message["id"], "payload": LIMIT_ERROR}
             )
             return
-        refusal = self.connection_acknowledged and _rate_limited(
-            self.view, self.context
+        refusal = self.connection_acknowledged and (
+            _rate_limited(self.view, self.context) or _bad_name(message)
         )
         if refusal:
             error: Any = {"type": "error", "id": message["id"], "payload": refusal}
             await self.send_message(error)
             return
         await super().handle_start(message)
+
+
+def _bad_name(message: Any) -> dict[str, Any] | None:
+    payload = message.get("payload")
+    name = payload.get("operationName") if isinstance(payload, dict) else None
+    if isinstance(name, str) and not is_clean_text(name):
+        return NAME_ERROR
+    return None
 
 
 def _over(limit: int | None, running: dict[str, Any], message: Any) -> bool:

@@ -1,0 +1,60 @@
+"""An unknown operationName over WebSocket is the client's mistake, said so.
+
+Found by review: over both protocols it came back INTERNAL_SERVER_ERROR with
+a traceback in the log (over HTTP it is a 400).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.ws_support import LEGACY, TRANSPORT, ClosedError
+
+DOCUMENT = "query A { __typename }"
+
+
+async def test_an_unknown_operation_name_closes_with_4400(open_socket, caplog):
+    socket = await open_socket(TRANSPORT)
+    await socket.authenticate()
+    payload = {"query": DOCUMENT, "operationName": "B"}
+    await socket.send({"id": "1", "type": "subscribe", "payload": payload})
+
+    with pytest.raises(ClosedError) as closed:
+        await socket.receive()
+
+    assert closed.value.code == 4400
+    assert closed.value.reason.startswith("Unknown operation named")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT, LEGACY])
+async def test_a_lone_surrogate_in_the_name_is_bad_user_input(open_socket, protocol):
+    socket = await open_socket(protocol)
+    await socket.authenticate()
+    kind = "subscribe" if protocol == TRANSPORT else "start"
+    payload = {"query": DOCUMENT, "operationName": "\ud800"}
+    await socket.send({"id": "1", "type": kind, "payload": payload})
+
+    answer = await socket.receive()
+
+    assert answer["type"] == "error"
+    error = answer["payload"][0] if protocol == TRANSPORT else answer["payload"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_the_legacy_protocol_says_the_same(open_socket):
+    socket = await open_socket(LEGACY)
+    await socket.authenticate()
+    payload = {"query": DOCUMENT, "operationName": "B"}
+    await socket.send({"id": "1", "type": "start", "payload": payload})
+
+    answer = await socket.receive()
+
+    assert answer["type"] in {"error", "data"}
+    errors = (
+        answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+    )
+    errors = errors if isinstance(errors, list) else [errors]
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
