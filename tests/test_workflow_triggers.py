@@ -320,6 +320,34 @@ async def test_an_event_seen_by_a_second_process_starts_no_second_run(h, ids, re
     assert len(receiver.calls_to("/hook")) == 1
 
 
+async def test_a_restart_below_the_stored_position_starts_nothing_old(h, ids, receiver):
+    """Review: a tailer starting below a cursor that was never written hands
+    the dispatcher events it had handled; a workflow enabled since then must
+    not start runs for them."""
+    workflow = await listening(
+        h, ids["development"], receiver, "RESOURCE_CREATED", enabled=False
+    )
+    await add_instance(h.gql, ids["development"], "new-web-1")
+    await h.settle()
+    assert workflow["enabled"] is False
+    assert await runs_of(h.gql, workflow["id"]) == []
+    given = {"input": {"id": workflow["id"], "enabled": True}}
+    data(await h.gql(UPDATE_WORKFLOW, given, as_=LEAD))
+    await h.settle()
+    services = h.runtime.services
+    for flush in services.hub.flushes:  # what the tailer does after a batch
+        await flush(services.hub.position)
+    restarted = TriggerDispatcher(services.store, services.recorder)
+
+    await restarted.catch_up(1)  # the tailer starts at cursor 1
+    for doc in await services.store.events.window(1, 500):
+        if doc["state"] == "committed":
+            await restarted.on_event(event_from_doc(doc))
+    await h.settle()
+
+    assert await runs_of(h.gql, workflow["id"]) == []
+
+
 # Conditions --------------------------------------------------------------------
 
 

@@ -44,10 +44,16 @@ class TriggerDispatcher:
         # them, which this dispatcher sees in order before any later event.
         self._workflows: dict[str, list[Workflow]] = {}
         self._handled = 0
+        # Events at or below the stored position were handled before this
+        # process started; the tailer may hand them over again when it
+        # starts below a cursor that was never written.
+        self._done_before = 0
 
     async def on_event(self, event: Event) -> None:
         if event.type in WORKFLOW_CHANGES and event.collection_id:
             self._workflows.pop(event.collection_id, None)
+        if event.seq <= self._done_before:
+            return
         await self._start_runs(event)
         self._handled = event.seq
 
@@ -103,7 +109,9 @@ class TriggerDispatcher:
         if position is None:
             # First start: the history before it starts nothing.
             await self._store.events.advance_position(POSITION, until)
+            self._done_before = until
             return 0
+        self._done_before = position
         handled = 0
         while position < until:
             docs = await self._store.events.window(position, min(500, until - position))
