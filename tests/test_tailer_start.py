@@ -8,13 +8,16 @@ the start-up reads, which left it below the position and never swept.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from gql_service.events.hub import TAILER
 from gql_service.events.model import EventState
 from gql_service.storage.store import Store
+from tests.factories import create_collection
 
 LEASE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -84,3 +87,31 @@ async def test_an_event_written_during_the_start_is_not_passed(
         LEASE + timedelta(minutes=1), 10, after=first - 1
     )
     assert [doc["_id"] for doc in stale] == [6]
+
+
+async def test_the_search_starts_at_the_stored_floor(database):
+    # Cursor 3 was skipped long ago, below where a tailer already got (5).
+    states = {n: COMMITTED for n in range(1, 1001) if n not in (3, 900)}
+    store = await written(database, 1000, states)
+
+    assert await store.events.first_unresolved(floor=5) == 900
+    assert await store.events.first_unresolved(floor=950) == 1001
+    assert await store.events.first_unresolved() == 3
+
+
+async def test_a_tailer_stores_how_far_everything_is_resolved(gql, runtime):
+    hub, events = runtime.services.hub, runtime.store.events
+    await hub.start()
+    try:
+        await create_collection(gql)
+        head = await events.head()
+        for _ in range(100):
+            if await events.position(TAILER) == head:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await hub.stop()
+
+    assert head > 0
+    assert hub.position == head
+    assert await events.position(TAILER) == head

@@ -82,6 +82,10 @@ class HubOptions:
     sweep_interval: float = 2.0
 
 
+# Where the counters keep the highest position any tailer has reached.
+TAILER = "event-tailer"
+
+
 class EventHub:
     def __init__(
         self, store: Store, log: EventLog, options: HubOptions | None = None
@@ -113,7 +117,9 @@ class EventHub:
         self._wake.set()
 
     async def start(self) -> None:
-        self.position = await self._store.events.first_unresolved() - 1
+        events = self._store.events
+        floor = await events.position(TAILER) or 0
+        self.position = await events.first_unresolved(floor) - 1
         for catch_up in self.catch_ups:
             await catch_up(self.position)
         self._task = asyncio.create_task(self._run(), name="event-hub")
@@ -140,6 +146,9 @@ class EventHub:
                 while await self.poll() == WINDOW:
                     pass
                 if self.position != before:
+                    # Everything up to here is resolved for good: the next
+                    # start of any process may search for gaps above it.
+                    await self._store.events.advance_position(TAILER, self.position)
                     for flush in self.flushes:
                         await flush(self.position)
                 if time.monotonic() - last_sweep > self.options.sweep_interval:

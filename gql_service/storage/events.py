@@ -116,8 +116,11 @@ class EventRepository:
         await self._events.insert_one(copy)
         return seq
 
-    async def first_unresolved(self) -> int:
-        """The lowest cursor whose event is pending or not written; head + 1 if none.
+    async def first_unresolved(self, floor: int = 0) -> int:
+        """The lowest cursor above ``floor`` whose event is pending or not
+        written; head + 1 if none. ``floor`` is a cursor known resolved with
+        everything under it (a tailer's stored position), so the search
+        stays among the recent events of a long log.
 
         A tailer starting just below it never passes a change in flight. The
         reads go in this order so nothing slips between them: the head (a
@@ -127,27 +130,28 @@ class EventRepository:
         event never turns pending again).
         """
         head = await self.head()
-        gap = await self._first_gap(head)
+        floor = min(floor, head)
+        gap = await self._first_gap(floor, head)
         pending = await self.first_pending()
         return gap if pending is None else min(gap, pending)
 
-    async def _first_gap(self, head: int) -> int:
-        """The lowest cursor in 1..head with no event written; head + 1 if none."""
-        if await self._written_up_to(head) == head:
+    async def _first_gap(self, floor: int, head: int) -> int:
+        """The lowest cursor in floor+1..head with no event; head + 1 if none."""
+        if await self._written(floor, head) == head - floor:
             return head + 1
-        # Cursors start at 1 and never repeat, so count(_id <= c) < c exactly
-        # when a cursor at or below c is missing: search for the first such c.
-        low, high = 1, head
+        # Cursors never repeat, so fewer than c - floor events in floor+1..c
+        # means one of them is missing: search for the first such c.
+        low, high = floor + 1, head
         while low < high:
             middle = (low + high) // 2
-            if await self._written_up_to(middle) < middle:
+            if await self._written(floor, middle) < middle - floor:
                 high = middle
             else:
                 low = middle + 1
         return low
 
-    async def _written_up_to(self, seq: int) -> int:
-        return await self._events.count({"_id": {"$gte": 1, "$lte": seq}})
+    async def _written(self, above: int, up_to: int) -> int:
+        return await self._events.count({"_id": {"$gt": above, "$lte": up_to}})
 
     async def first_pending(self) -> int | None:
         docs = await self._events.find_many(
