@@ -76,3 +76,27 @@ async def test_a_deep_websocket_message_closes_with_4400(open_socket, caplog):
 
     assert closed.value.code == 4400
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": "connection_init", "payload": {"x": ' + "1" * 5000 + "}}",
+        "[]",
+        "5",
+        '"connection_init"',
+    ],
+)
+async def test_other_unacceptable_websocket_messages_close_with_4400(
+    open_socket, caplog, text
+):
+    """Review: a 5,000-digit number or a message that is not an object made
+    strawberry fail with a traceback and drop the socket without a code."""
+    socket = await open_socket()
+    await socket.connection.send(text)
+
+    with pytest.raises(ClosedError) as closed:
+        await socket.receive()
+
+    assert closed.value.code == 4400
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -27,7 +27,10 @@ from graphql import (
 from graphql.validation import NoSchemaIntrospectionCustomRule, ValuesOfCorrectTypeRule
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.schema.exceptions import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
@@ -77,7 +80,10 @@ def is_expected(error: GraphQLError) -> bool:
     original = error.original_error
     if isinstance(
         original,
-        ServiceError | StrawberryInputCoercionError | CannotGetOperationTypeError,
+        ServiceError
+        | StrawberryInputCoercionError
+        | CannotGetOperationTypeError
+        | InvalidOperationTypeError,
     ):
         return True
     # Pre-execution input errors (variable coercion) have no path; graphql-core
@@ -104,6 +110,15 @@ def code_error(error: GraphQLError) -> GraphQLError:
             f"Unknown operation named {json.dumps(name)}."
             if name is not None
             else "The document has no operation to run."
+        )
+        error.extensions = {"code": "BAD_USER_INPUT"}
+        return error
+    if isinstance(original, InvalidOperationTypeError):
+        # Over HTTP the view answers 405/400; on the legacy graphql-ws
+        # protocol strawberry runs subscriptions only.
+        error.message = (
+            "Only subscriptions run over graphql-ws; send queries and mutations "
+            "over HTTP or graphql-transport-ws."
         )
         error.extensions = {"code": "BAD_USER_INPUT"}
         return error

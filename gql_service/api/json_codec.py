@@ -29,16 +29,21 @@ def loads(data: str | bytes) -> Any:
     """
     try:
         value = json.loads(data)
+    except json.JSONDecodeError:
+        raise
     except RecursionError as exc:
-        raise _too_deep(data) from exc
+        raise _not_json(data, f"nested deeper than {MAX_DEPTH} levels") from exc
+    except ValueError as exc:
+        # Text that is not UTF-8, or a number of more than 4,300 digits.
+        raise _not_json(data, "not acceptable JSON") from exc
     if not within_depth(value, MAX_DEPTH):
-        raise _too_deep(data)
+        raise _not_json(data, f"nested deeper than {MAX_DEPTH} levels")
     return value
 
 
-def _too_deep(data: str | bytes) -> json.JSONDecodeError:
+def _not_json(data: str | bytes, why: str) -> json.JSONDecodeError:
     text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-    return json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", text, 0)
+    return json.JSONDecodeError(why, text, 0)
 
 
 def within_depth(value: Any, limit: int) -> bool:

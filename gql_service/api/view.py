@@ -7,6 +7,7 @@ is still GraphQL-shaped JSON, so clients can read ``extensions.code``.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -268,9 +269,13 @@ class GraphQLView(GraphQL[Context, None]):
         return dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
-        # Also what strawberry uses for WebSocket messages: a message nested
-        # too deeply is refused like any non-JSON message (close 4400).
-        return loads(data)
+        # What strawberry uses for WebSocket messages: one that is too deep,
+        # not an object, or otherwise unacceptable is refused like any
+        # non-JSON message (close 4400) instead of failing inside strawberry.
+        message = loads(data)
+        if not isinstance(message, dict):
+            raise json.JSONDecodeError("a message must be a JSON object", "", 0)
+        return message
 
     def parse_query_params(self, params: Any) -> dict[str, Any]:
         """GET parameters: variables and extensions are JSON objects."""

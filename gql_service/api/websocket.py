@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -29,16 +30,24 @@ LIMIT_ERROR = {
     "message": "Too many subscriptions on this connection.",
     "extensions": {"code": "SUBSCRIPTION_LIMIT_REACHED"},
 }
-# Refused up front: strawberry would echo the name in a close frame's
-# reason, which cannot carry such text.
-NAME_ERROR = {
-    "message": "operationName must not contain NUL characters or lone surrogates.",
-    "extensions": {"code": "BAD_USER_INPUT"},
-}
+# A close frame's reason holds at most 123 bytes of UTF-8.
+MAX_CLOSE_REASON = 123
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        # Strawberry closes with 4400 and a syntax error's message or the
+        # unknown operation's name as the reason: keep it sendable.
+        reason = BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
+        return None if reason is None else close_reason(reason)
+
     async def handle_subscribe(self, message: Any) -> None:
+        if self.connection_acknowledged and not isinstance(
+            message.get("payload"), dict
+        ):
+            await self.handle_invalid_message("A subscribe message needs a payload.")
+            return
         if self.connection_acknowledged and _over(
             self.max_subscriptions_per_connection, self.operations, message
         ):
@@ -64,6 +73,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
     async def handle_start(self, message: Any) -> None:
+        if self.connection_acknowledged and not isinstance(
+            message.get("payload"), dict
+        ):
+            error: Any = {"type": "error", "id": message.get("id"), "payload": PAYLOAD}
+            await self.send_message(error)
+            return
         if self.connection_acknowledged and _over(
             self.max_subscriptions_per_connection, self.tasks, message
         ):
@@ -75,18 +90,37 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
             _rate_limited(self.view, self.context) or _bad_name(message)
         )
         if refusal:
-            error: Any = {"type": "error", "id": message["id"], "payload": refusal}
+            error = {"type": "error", "id": message["id"], "payload": refusal}
             await self.send_message(error)
             return
         await super().handle_start(message)
 
 
+PAYLOAD = {
+    "message": "A start message needs a payload object.",
+    "extensions": {"code": "BAD_USER_INPUT"},
+}
+
+
 def _bad_name(message: Any) -> dict[str, Any] | None:
-    payload = message.get("payload")
-    name = payload.get("operationName") if isinstance(payload, dict) else None
-    if isinstance(name, str) and not is_clean_text(name):
-        return NAME_ERROR
-    return None
+    """BAD_USER_INPUT for an operationName that is not text we accept."""
+    name = message["payload"].get("operationName")
+    if name is None or (isinstance(name, str) and is_clean_text(name)):
+        return None
+    problem = (
+        "operationName must be a string."
+        if not isinstance(name, str)
+        else "operationName must not contain NUL characters or lone surrogates."
+    )
+    return {"message": problem, "extensions": {"code": "BAD_USER_INPUT"}}
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to what a close frame can carry, on a character boundary."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= MAX_CLOSE_REASON:
+        return data.decode("utf-8")
+    return data[: MAX_CLOSE_REASON - 3].decode("utf-8", "ignore") + "..."
 
 
 def _over(limit: int | None, running: dict[str, Any], message: Any) -> bool:
