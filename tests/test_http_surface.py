@@ -144,6 +144,18 @@ async def test_application_graphql_body_is_the_query_not_json(client):
     assert codes(response.json()) == ["GRAPHQL_PARSE_FAILED"]
 
 
+async def test_application_graphql_runs_the_operation_named_in_the_url(client):
+    document = "query A { viewer { subject } } query B { __typename }"
+
+    response = await client.post(
+        "/graphql?operationName=B",
+        content=document,
+        headers=_auth(**{"Content-Type": "application/graphql"}),
+    )
+
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
 async def test_application_graphql_that_is_not_utf8_is_400(client):
     response = await client.post(
         "/graphql",

@@ -136,3 +136,18 @@ async def test_a_query_over_the_legacy_protocol_is_refused_plainly(open_socket, 
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "Only subscriptions" in errors[0]["message"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_second_connection_init_cannot_change_who_is_asking(open_socket):
+    """Review: the legacy protocol re-ran authentication on a second
+    connection_init and swapped the principal under running subscriptions."""
+    socket = await open_socket(LEGACY)
+    await socket.authenticate()
+
+    await socket.send(
+        {"type": "connection_init", "payload": {"Authorization": "Bearer x"}}
+    )
+
+    with pytest.raises(ClosedError) as closed:
+        await socket.receive()
+    assert closed.value.code == 4429

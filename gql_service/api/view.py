@@ -255,10 +255,19 @@ class GraphQLView(GraphQL[Context, None]):
             if length and length.isdigit() and int(length) > self.max_body_bytes:
                 raise HTTPException(413, BODY_TOO_LARGE)
             if content_type == "application/graphql":
+                # The body is the document; the operation may be named in
+                # the URL, as GET requests name it.
+                name = request.query_params.get("operationName") or None
+                if name is not None and not is_clean_text(name):
+                    raise HTTPException(
+                        400,
+                        "operationName must not contain NUL characters or "
+                        "lone surrogates.",
+                    )
                 return GraphQLRequestData(
                     query=decode_text(await request.get_body()),
                     variables=None,
-                    operation_name=None,
+                    operation_name=name,
                     extensions=None,
                 )
         return await super().parse_http_body(request)

@@ -72,6 +72,17 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
+    async def handle_connection_init(self, message: Any) -> None:
+        # Strawberry would authenticate a second connection_init and swap
+        # the connection's principal under running subscriptions; the newer
+        # protocol refuses it too (4429).
+        if self.connection_acknowledged:
+            await self.websocket.close(
+                code=4429, reason="Too many initialisation requests"
+            )
+            return
+        await super().handle_connection_init(message)
+
     async def handle_start(self, message: Any) -> None:
         if self.connection_acknowledged and not isinstance(
             message.get("payload"), dict
