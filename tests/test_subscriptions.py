@@ -25,6 +25,7 @@ from bson import ObjectId
 from gql_service.api.ids import decode_event_cursor, encode_event_cursor
 from gql_service.auth.tokens import issue_token
 from gql_service.domain.models import utc_now
+from gql_service.errors import ServiceUnavailableError
 from gql_service.events.model import EventState, EventType, NewEvent
 from tests.conftest import SECRET, token_for
 from tests.ws_fixtures import OpenSocket
@@ -523,6 +524,45 @@ async def test_slow_subscriber_ends_with_overflow_and_its_last_cursor(database):
     assert received, "the subscriber received nothing before the overflow"
     assert error["extensions"]["lastCursor"] == received[-1]["cursor"]
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+async def test_an_event_that_cannot_be_checked_ends_the_feed_resumably(
+    database, caplog
+):
+    """Review: when the visibility check of an event failed (the database
+    away), the tailer had already moved past it and live subscribers never
+    got it. They now end with SUBSCRIPTION_OVERFLOW at their last cursor and
+    replay the event when they resume."""
+    async with live(database) as server, api(server) as http:
+        collection = await http.create_collection("web-app")
+        await server.wait_caught_up()
+        socket = await Socket.open(server, TRANSPORT)
+        await socket.authenticate()
+        await socket.subscribe("1", collectionId=collection)
+        await server.wait_for_subscribers(1)
+        await http.add_resource(collection, "seen")
+        seen = await socket.events(1)
+        hub = server.runtime.services.hub
+        check = hub.grants_for
+
+        async def unreachable(event):
+            hub.grants_for = check  # fails once, as a blip would
+            raise ServiceUnavailableError("The database is unavailable.")
+
+        hub.grants_for = unreachable
+        await http.add_resource(collection, "missed")
+        _, error = await read_until_error(socket)
+        socket.abort()
+        resumed = await Socket.open(server, TRANSPORT)
+        await resumed.authenticate()
+        last = error["extensions"]["lastCursor"]
+        await resumed.subscribe("1", collectionId=collection, after=last)
+        replayed = await resumed.events(1)
+        resumed.abort()
+
+    assert error["extensions"]["code"] == "SUBSCRIPTION_OVERFLOW"
+    assert last == seen[0]["cursor"]
+    assert replayed[0]["resource"]["resourceId"] == "missed"
 
 
 async def test_overflowed_subscription_is_released(database):

@@ -206,7 +206,14 @@ class EventHub:
             self._forget(event)
         if not self._subscribers:
             return
-        grants, collection = await self.grants_for(event)
+        try:
+            grants, collection = await self.grants_for(event)
+        except Exception:
+            # The tailer has moved past this event; a live subscriber that
+            # may want it is ended with its last cursor instead, and replays
+            # it from the store when it resumes (as after an overflow).
+            self._end_subscribers_wanting(event)
+            raise
         for subscriber in list(self._subscribers):
             if subscriber.overflowed or not subscriber.filter.matches(event):
                 continue
@@ -220,6 +227,20 @@ class EventHub:
                     "Subscriber fell behind at cursor %d; ending it", event.seq
                 )
             subscriber.wake.set()
+
+    def _end_subscribers_wanting(self, event: Event) -> None:
+        ended = 0
+        for subscriber in self._subscribers:
+            if not subscriber.overflowed and subscriber.filter.matches(event):
+                subscriber.overflowed = True
+                subscriber.wake.set()
+                ended += 1
+        logger.warning(
+            "Could not check who may read event %d; %d subscribers resume "
+            "from their last cursor",
+            event.seq,
+            ended,
+        )
 
     def _forget(self, event: Event) -> None:
         self._project_grants.pop(event.project_id, None)
@@ -322,7 +343,8 @@ class EventHub:
             _check_token(subscriber)
             if subscriber.overflowed:
                 raise SubscriptionOverflowError(
-                    "The subscription fell too far behind; resume from lastCursor.",
+                    "The subscription fell behind or was interrupted; resume "
+                    "from lastCursor.",
                     lastCursor=subscriber.delivered,
                 )
             if self._task is None:
