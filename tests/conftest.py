@@ -17,8 +17,9 @@ from gql_service.runtime import Runtime, build_runtime
 from gql_service.storage.database import Database, open_embedded, open_mongodb
 from gql_service.storage.gateway import GatewayOptions
 
-# Live-server fixtures (server, http, open_socket) for the WebSocket tests.
-pytest_plugins = ["tests.ws_fixtures"]
+# Live-server fixtures (server, http, open_socket) for the WebSocket tests,
+# and the workflow tests' harness, seed and receiver (h, ids, receiver).
+pytest_plugins = ["tests.ws_fixtures", "tests.workflow_fixtures"]
 
 SECRET = "test-secret-" + "x" * 40
 MONGODB_URI = os.environ.get("GQL_SERVICE_TEST_MONGODB_URI")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -74,12 +73,6 @@ CANCEL = (
     + REVIEW_FIELDS
     + " }"
 )
-
-
-@pytest.fixture
-async def h(database: Any) -> AsyncIterator[Harness]:
-    async with harness(database) as h:
-        yield h
 
 
 @pytest.fixture

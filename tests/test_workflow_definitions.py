@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -28,12 +27,10 @@ from tests.workflow_support import (
     as_admin,
     create_workflow,
     deploy,
-    harness,
     health,
     manage,
     review,
     runs_of,
-    seed,
     slack,
     trigger,
     triggered_run,
@@ -46,17 +43,6 @@ SLACK_URL = HOST + "/services/T000/B000/XOXB-SECRET?token=abc"
 DEPLOY_URL = HOST + "/hooks/deploy-SECRET"
 HEALTH_URL = HOST + "/health?key=SECRET"
 HOOK_URL = HOST + "/webhook/SECRET"
-
-
-@pytest.fixture
-async def h(database: Any) -> AsyncIterator[Harness]:
-    async with harness(database) as h:
-        yield h
-
-
-@pytest.fixture
-async def ids(h: Harness) -> dict[str, str]:
-    return await seed(h)
 
 
 def secret_actions() -> list[dict[str, Any]]:

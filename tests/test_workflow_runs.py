@@ -7,10 +7,7 @@ import hashlib
 import hmac
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from gql_service.domain.models import utc_now
 from gql_service.vultr.endpoints import VultrKind
@@ -55,23 +52,6 @@ from tests.workflow_support import (
 ALICE = "alice@company.com"
 BOB = "bob@company.com"
 RELEASE = "release@company.com"
-
-
-@pytest.fixture
-async def h(database: Any) -> AsyncIterator[Harness]:
-    async with harness(database) as h:
-        yield h
-
-
-@pytest.fixture
-async def ids(h: Harness) -> dict[str, str]:
-    return await seed(h)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with recording_receiver() as receiver:
-        yield receiver
 
 
 async def started(

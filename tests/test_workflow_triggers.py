@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from gql_service.storage.events import event_from_doc
 from gql_service.workflows.triggers import TriggerDispatcher
 from tests.conftest import codes, data
-from tests.receivers import Receiver, recording_receiver
+from tests.receivers import Receiver
 from tests.workflow_support import (
     ADD_RESOURCES,
     DEVELOPER,
@@ -27,32 +24,13 @@ from tests.workflow_support import (
     add_instance,
     as_admin,
     create_workflow,
-    harness,
     promote,
     runs_of,
-    seed,
     trigger,
     triggered_run,
     webhook,
     workflow_input,
 )
-
-
-@pytest.fixture
-async def h(database: Any) -> AsyncIterator[Harness]:
-    async with harness(database) as h:
-        yield h
-
-
-@pytest.fixture
-async def ids(h: Harness) -> dict[str, str]:
-    return await seed(h)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with recording_receiver() as receiver:
-        yield receiver
 
 
 async def listening(
