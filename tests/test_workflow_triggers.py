@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from gql_service.storage.events import event_from_doc
 from gql_service.workflows.triggers import TriggerDispatcher
 from tests.conftest import codes, data
@@ -359,125 +361,36 @@ async def test_target_environment_condition_that_fails_starts_nothing(h, ids, re
     assert await runs_of(h.gql, workflow["id"]) == []
 
 
-async def test_environments_condition_that_holds_starts_a_run(h, ids, receiver):
+WEB_TAG = {"key": "role", "value": "web"}
+# (conditions, what is added, runs started): each condition holding, then
+# failing, then two conditions of which only one holds.
+RESOURCE_CONDITIONS = [
+    ({"environments": ["development", "testing"]}, {}, 1),
+    ({"environments": ["production"]}, {}, 0),
+    ({"resourceTypes": ["LOAD_BALANCER"]}, {"resource_type": "LOAD_BALANCER"}, 1),
+    ({"resourceTypes": ["LOAD_BALANCER"]}, {}, 0),
+    ({"tags": [WEB_TAG]}, {"tags": [WEB_TAG, {"key": "extra", "value": "x"}]}, 1),
+    ({"tags": [WEB_TAG]}, {"tags": [{"key": "role", "value": "db"}]}, 0),
+    (
+        {"resourceTypes": ["INSTANCE"], "tags": [WEB_TAG]},
+        {"resource_type": "LOAD_BALANCER", "tags": [WEB_TAG]},
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(("conditions", "added", "runs"), RESOURCE_CONDITIONS)
+async def test_resource_conditions_decide_whether_a_run_starts(
+    h, ids, receiver, conditions, added, runs
+):
     workflow = await listening(
-        h,
-        ids["development"],
-        receiver,
-        "RESOURCE_CREATED",
-        conditions={"environments": ["development", "testing"]},
+        h, ids["development"], receiver, "RESOURCE_CREATED", conditions=conditions
     )
 
-    await add_instance(h.gql, ids["development"], "new-web-1")
+    await add_instance(h.gql, ids["development"], "new-1", **added)
     await h.settle()
 
-    assert len(await runs_of(h.gql, workflow["id"])) == 1
-
-
-async def test_environments_condition_that_fails_starts_nothing(h, ids, receiver):
-    workflow = await listening(
-        h,
-        ids["development"],
-        receiver,
-        "RESOURCE_CREATED",
-        conditions={"environments": ["production"]},
-    )
-
-    await add_instance(h.gql, ids["development"], "new-web-1")
-    await h.settle()
-
-    assert await runs_of(h.gql, workflow["id"]) == []
-
-
-async def test_resource_types_condition_that_holds_starts_a_run(h, ids, receiver):
-    workflow = await listening(
-        h,
-        ids["development"],
-        receiver,
-        "RESOURCE_CREATED",
-        conditions={"resourceTypes": ["LOAD_BALANCER"]},
-    )
-
-    await add_instance(h.gql, ids["development"], "lb-1", resource_type="LOAD_BALANCER")
-    await h.settle()
-
-    assert len(await runs_of(h.gql, workflow["id"])) == 1
-
-
-async def test_resource_types_condition_that_fails_starts_nothing(h, ids, receiver):
-    workflow = await listening(
-        h,
-        ids["development"],
-        receiver,
-        "RESOURCE_CREATED",
-        conditions={"resourceTypes": ["LOAD_BALANCER"]},
-    )
-
-    await add_instance(h.gql, ids["development"], "new-web-1")
-    await h.settle()
-
-    assert await runs_of(h.gql, workflow["id"]) == []
-
-
-async def test_tags_condition_that_holds_starts_a_run(h, ids, receiver):
-    workflow = await listening(
-        h,
-        ids["development"],
-        receiver,
-        "RESOURCE_CREATED",
-        conditions={"tags": [{"key": "role", "value": "web"}]},
-    )
-
-    await add_instance(
-        h.gql,
-        ids["development"],
-        "new-web-1",
-        tags=[{"key": "role", "value": "web"}, {"key": "extra", "value": "x"}],
-    )
-    await h.settle()
-
-    assert len(await runs_of(h.gql, workflow["id"])) == 1
-
-
-async def test_tags_condition_that_fails_starts_nothing(h, ids, receiver):
-    workflow = await listening(
-        h,
-        ids["development"],
-        receiver,
-        "RESOURCE_CREATED",
-        conditions={"tags": [{"key": "role", "value": "web"}]},
-    )
-
-    await add_instance(
-        h.gql, ids["development"], "new-db-1", tags=[{"key": "role", "value": "db"}]
-    )
-    await h.settle()
-
-    assert await runs_of(h.gql, workflow["id"]) == []
-
-
-async def test_all_conditions_must_hold(h, ids, receiver):
-    workflow = await listening(
-        h,
-        ids["development"],
-        receiver,
-        "RESOURCE_CREATED",
-        conditions={
-            "resourceTypes": ["INSTANCE"],
-            "tags": [{"key": "role", "value": "web"}],
-        },
-    )
-
-    await add_instance(
-        h.gql,
-        ids["development"],
-        "lb-1",
-        resource_type="LOAD_BALANCER",
-        tags=[{"key": "role", "value": "web"}],
-    )
-    await h.settle()
-
-    assert await runs_of(h.gql, workflow["id"]) == []
+    assert len(await runs_of(h.gql, workflow["id"])) == runs
 
 
 # Schedules ---------------------------------------------------------------------
