@@ -171,6 +171,21 @@ def _text_errors(texts: Iterable[str]) -> list[GraphQLError]:
     return []
 
 
+def operation_name_problem(name: object) -> str | None:
+    """Why a request's operationName is refused, or None when it is usable.
+
+    Checked before anything echoes the name back (an error message, a
+    WebSocket close reason), over HTTP and WebSocket alike.
+    """
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        return "operationName must be a string."
+    if not is_clean_text(name):
+        return "operationName must not contain NUL characters or lone surrogates."
+    return None
+
+
 def is_clean_text(text: str) -> bool:
     if "\x00" in text:
         return False

@@ -28,7 +28,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from gql_service.api.context import Context
-from gql_service.api.errors import is_clean_text
+from gql_service.api.errors import operation_name_problem
 from gql_service.api.http_security import playground_csp
 from gql_service.api.json_codec import FastJSONResponse, dumps, loads
 from gql_service.api.pages import PLAYGROUND_HTML
@@ -258,12 +258,8 @@ class GraphQLView(GraphQL[Context, None]):
                 # The body is the document; the operation may be named in
                 # the URL, as GET requests name it.
                 name = request.query_params.get("operationName") or None
-                if name is not None and not is_clean_text(name):
-                    raise HTTPException(
-                        400,
-                        "operationName must not contain NUL characters or "
-                        "lone surrogates.",
-                    )
+                if problem := operation_name_problem(name):
+                    raise HTTPException(400, problem)
                 return GraphQLRequestData(
                     query=decode_text(await request.get_body()),
                     variables=None,
@@ -309,13 +305,8 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, "Batched operations are not supported.")
         if not isinstance(parsed, dict):
             raise HTTPException(400, "The request body must be a JSON object.")
-        operation_name = parsed.get("operationName")
-        if not isinstance(operation_name, str | None):
-            raise HTTPException(400, "operationName must be a string.")
-        if operation_name is not None and not is_clean_text(operation_name):
-            raise HTTPException(
-                400, "operationName must not contain NUL characters or lone surrogates."
-            )
+        if problem := operation_name_problem(parsed.get("operationName")):
+            raise HTTPException(400, problem)
         return parsed
 
 

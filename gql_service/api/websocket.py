@@ -20,7 +20,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import (
     BaseGraphQLWSHandler,
 )
 
-from gql_service.api.errors import is_clean_text
+from gql_service.api.errors import operation_name_problem
 from gql_service.api.rate_limit import subject_key
 from gql_service.errors import RateLimitedError
 
@@ -115,14 +115,9 @@ PAYLOAD = {
 
 def _bad_name(message: Any) -> dict[str, Any] | None:
     """BAD_USER_INPUT for an operationName that is not text we accept."""
-    name = message["payload"].get("operationName")
-    if name is None or (isinstance(name, str) and is_clean_text(name)):
+    problem = operation_name_problem(message["payload"].get("operationName"))
+    if problem is None:
         return None
-    problem = (
-        "operationName must be a string."
-        if not isinstance(name, str)
-        else "operationName must not contain NUL characters or lone surrogates."
-    )
     return {"message": problem, "extensions": {"code": "BAD_USER_INPUT"}}
 
 
