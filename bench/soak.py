@@ -15,8 +15,8 @@ import random
 import time
 
 import httpx
-import websockets
 
+from bench.feed import subscribed
 from bench.server import SECRET, service
 from gql_service.auth.tokens import issue_token
 
@@ -113,29 +113,7 @@ async def client(
 
 
 async def subscriber(url: str, tally: Tally, until: float) -> None:
-    async with websockets.connect(
-        url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
-    ) as ws:
-        await ws.send(
-            json.dumps(
-                {
-                    "type": "connection_init",
-                    "payload": {"Authorization": "Bearer " + ADMIN},
-                }
-            )
-        )
-        await ws.recv()
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {
-                        "query": FEED,
-                    },
-                }
-            )
-        )
+    async with subscribed(url, ADMIN, FEED) as ws:
         while time.monotonic() < until:
             try:
                 message = json.loads(await asyncio.wait_for(ws.recv(), 1))

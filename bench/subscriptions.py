@@ -16,8 +16,8 @@ import statistics
 import time
 
 import httpx
-import websockets
 
+from bench.feed import subscribed
 from bench.server import SECRET, rss_kib, service
 from gql_service.auth.tokens import issue_token
 
@@ -39,25 +39,7 @@ async def subscriber(
     wanted: int,
     received: dict[str, list[float]],
 ) -> None:
-    async with websockets.connect(
-        url.replace("http", "ws") + "/graphql",
-        subprotocols=["graphql-transport-ws"],
-        max_queue=None,
-    ) as ws:
-        await ws.send(
-            json.dumps(
-                {
-                    "type": "connection_init",
-                    "payload": {"Authorization": "Bearer " + token},
-                }
-            )
-        )
-        await ws.recv()
-        await ws.send(
-            json.dumps(
-                {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}
-            )
-        )
+    async with subscribed(url, token, SUBSCRIPTION, max_queue=None) as ws:
         counter[0] += 1
         if counter[0] == wanted:
             ready.set()
